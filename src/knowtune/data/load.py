@@ -1,0 +1,153 @@
+"""Reading dataset sources into plain records, each tagged with where it came from.
+
+Every record carries a human location (`train.jsonl:3`, `train.json record 3`, `train.parquet row 3`,
+all 1-based) so that a later check can point the user at the exact bad line. Nothing here knows
+about shapes: records come back as they were written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from knowtune.errors import UserError
+
+SUPPORTED = ".json, .jsonl, .parquet, .txt, a folder of .txt files or a folder written by datasets.save_to_disk"
+_FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".txt")
+# `org/name` or `name`: anything else that does not exist locally is a typo, not a Hub id.
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class Record(NamedTuple):
+    data: Any  # a dict when the file is well formed; the shape check rejects anything else
+    where: str
+
+
+def load_records(
+    paths: list[str], text_column: str = "text", splits: tuple[str, ...] = ("train",), cache_dir: str | None = None
+) -> list[Record]:
+    """Read every source in `paths`, in order; `splits` picks the split of a multi-split dataset."""
+    records: list[Record] = []
+    for name in paths:
+        found = _read_source(name, text_column, splits, cache_dir)
+        if not found:
+            raise UserError(f"{name}: no records (empty file)")
+        records.extend(found)
+    return records
+
+
+def _read_source(name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            return _read_saved_dataset(path, splits)
+        return _read_text_folder(path, text_column)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            return _read_jsonl(path, _read_text(path))
+        if suffix == ".json":
+            return _read_json(path)
+        if suffix == ".parquet":
+            return _read_parquet(path)
+        if suffix == ".txt":
+            return [Record({text_column: _read_text(path)}, str(path))]
+        raise UserError(f"{path}: unsupported file type '{path.suffix}' (expected {SUPPORTED})")
+    if path.suffix.lower() in _FILE_SUFFIXES or not _HUB_NAME.match(name):
+        raise UserError(f"{name}: no such file or directory")
+    return _read_hub(name, splits, cache_dir)
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")  # -sig: tolerate the BOM some Windows editors write
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from e
+
+
+def _read_jsonl(path: Path, text: str) -> list[Record]:
+    records = []
+    # split("\n"), not splitlines(): JSON strings may legally hold U+2028, which splitlines breaks on.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(Record(json.loads(line), f"{path}:{number}"))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{number}: invalid JSON: {e.msg} (column {e.colno})") from e
+    return records
+
+
+def _read_json(path: Path) -> list[Record]:
+    text = _read_text(path)
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as e:
+        # "Extra data": a whole value was read and more follow, as in the many `.json` datasets
+        # (the Hub's included) that are really JSON Lines.
+        if e.msg == "Extra data":
+            return _read_jsonl(path, text)
+        raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from e
+    items = loaded if isinstance(loaded, list) else [loaded]
+    return [Record(item, f"{path} record {number}") for number, item in enumerate(items, start=1)]
+
+
+def _read_parquet(path: Path) -> list[Record]:
+    import pyarrow
+    import pyarrow.parquet
+
+    try:
+        rows = pyarrow.parquet.read_table(path).to_pylist()
+    except (pyarrow.ArrowException, OSError) as e:
+        raise UserError(f"{path}: cannot read as Parquet: {_first_line(e)}") from e
+    return [Record(row, f"{path} row {number}") for number, row in enumerate(rows, start=1)]
+
+
+def _read_text_folder(path: Path, text_column: str) -> list[Record]:
+    files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+    if not files:
+        raise UserError(f"{path}: folder has no .txt files and was not written by datasets.save_to_disk")
+    return [Record({text_column: _read_text(file)}, str(file)) for file in files]
+
+
+def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> list[Record]:
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read the saved dataset: {_first_line(e)}") from e
+    return _rows(loaded, str(path), splits)
+
+
+def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(name, cache_dir=cache_dir)
+    except Exception as e:  # missing repo, no network, auth, unknown builder: all mean "cannot use this name"
+        raise UserError(
+            f"'{name}' is neither a local path nor a dataset reachable on the Hub ({_first_line(e)})"
+        ) from e
+    return _rows(loaded, name, splits)
+
+
+def _rows(loaded, name: str, splits: tuple[str, ...]) -> list[Record]:
+    import datasets
+
+    prefix = name
+    if isinstance(loaded, datasets.DatasetDict):
+        split = next((s for s in splits if s in loaded), None)
+        if split is None:
+            raise UserError(f"{name}: has splits {', '.join(loaded)}; expected one of {', '.join(splits)}")
+        loaded, prefix = loaded[split], f"{name} [{split}]"
+    return [Record(row, f"{prefix} row {number}") for number, row in enumerate(loaded, start=1)]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,71 @@
+"""Closed-book QA check: ask the model each question and score its reply against the answer.
+
+The headline number is `accuracy`, the share of replies that contain the key answer: a chat
+model answers in full sentences ("It was cast in 1743."), which exact match would score 0.
+Exact match and token F1 are reported beside it for short-answer datasets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from knowtune.errors import UserError
+from knowtune.evaluate.generate import generate_answers
+from knowtune.evaluate.qa_metrics import contains, exact_match, f1
+
+
+def load_qa_file(path: str | Path) -> list[dict]:
+    """Read a JSONL file of {"question": str, "answer": str, ...} records (other fields are kept)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"QA file {path} not found")
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{line_no}: invalid JSON ({e.msg})") from e
+            if not isinstance(record, dict):
+                raise UserError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
+            for field in ("question", "answer"):
+                if not isinstance(record.get(field), str):
+                    problem = "missing" if field not in record else f"not a string ({type(record[field]).__name__})"
+                    raise UserError(f"{path}:{line_no}: field '{field}' is {problem}")
+            records.append(record)
+    if not records:
+        raise UserError(f"QA file {path} has no records")
+    return records
+
+
+def evaluate_qa(model, tokenizer, records: list[dict], batch_size: int = 8, max_new_tokens: int = 64) -> dict:
+    """Generate an answer to each record's question; return the mean scores and every prediction."""
+    if not records:
+        raise ValueError("evaluate_qa needs at least one record")
+    replies = generate_answers(
+        model, tokenizer, [r["question"] for r in records], batch_size=batch_size, max_new_tokens=max_new_tokens
+    )
+    predictions = []
+    em_total = f1_total = 0.0
+    for record, reply in zip(records, replies):
+        em_total += exact_match(reply, record["answer"])
+        f1_total += f1(reply, record["answer"])
+        predictions.append(
+            {
+                "question": record["question"],
+                "answer": record["answer"],
+                "prediction": reply,
+                "correct": contains(reply, record["answer"]),
+            }
+        )
+    n = len(records)
+    return {
+        "n": n,
+        "accuracy": sum(p["correct"] for p in predictions) / n,
+        "exact_match": em_total / n,
+        "f1": f1_total / n,
+        "predictions": predictions,
+    }

@@ -1,0 +1,1 @@
+"""Training: trainer setup (TRL SFTTrainer + PEFT), methods, the run directory."""

@@ -1,0 +1,115 @@
+"""The config of `knowtune train`: one YAML per run, every field documented here once."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from knowtune.data.config import DataConfig
+from knowtune.models import DEFAULT_MODEL
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoraSettings(Strict):
+    r: int = Field(16, gt=0, description="LoRA rank.")
+    alpha: int = Field(32, gt=0, description="LoRA alpha (scaling = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Modules that get adapters: 'all-linear' or names such as [q_proj, v_proj]."
+    )
+    config_file: str | None = Field(
+        None,
+        description="A PEFT adapter_config.json (as in seed 001's lora_configs/); its r, lora_alpha, "
+        "lora_dropout and target_modules replace the values above.",
+    )
+    quantization_bits: Literal[4, 8] = Field(4, description="method=qlora: load the base model in 4 or 8 bits.")
+
+
+class FreezeSettings(Strict):
+    trainable_layers: list[int | str] = Field(
+        default_factory=list,
+        description="method=freeze: decoder layers to train, as indices or ranges ('20-23'); negative "
+        "indices count from the end (-1 = last layer).",
+    )
+    trainable_modules: list[str] = Field(
+        default_factory=lambda: ["all"],
+        description="Within the trainable layers, parameter names containing one of these (e.g. mlp, "
+        "self_attn); 'all' = the whole layer.",
+    )
+    extra_modules: list[str] = Field(
+        default_factory=list,
+        description="Parameters outside the layers to train too, by name part (e.g. embed_tokens, lm_head, norm).",
+    )
+
+
+class TrainingSettings(Strict):
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    lr_scheduler_type: Literal[
+        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
+    ] = Field("cosine", description="Learning-rate schedule after warmup.")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the steps spent warming up.")
+    per_device_train_batch_size: int = Field(8, gt=0, description="Samples per device per step.")
+    per_device_eval_batch_size: int = Field(8, gt=0, description="Samples per device per eval step.")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Steps whose gradients add up before an update.")
+    num_train_epochs: float = Field(3, gt=0, description="Epochs (ignored when max_steps > 0).")
+    max_steps: int = Field(-1, description="Total optimizer steps; -1 = use num_train_epochs.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 = off).")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    seed: int = Field(42, description="Seed for data order, splits and initialisation.")
+    logging_steps: int = Field(1, gt=0, description="Log the training loss every N steps (also losses.npy).")
+    eval_steps: int | None = Field(
+        None, gt=0, description="Evaluate every N steps; None = at the end of each epoch (when there is eval data)."
+    )
+    save_steps: int | None = Field(None, gt=0, description="Checkpoint every N steps; None = at the end of each epoch.")
+    save_total_limit: int | None = Field(2, gt=0, description="Keep only the last K checkpoints (None = all).")
+    early_stopping_patience: int | None = Field(
+        None, gt=0, description="Stop after this many evaluations without improvement of metric_for_best_model."
+    )
+    metric_for_best_model: str = Field("eval_loss", description="Metric watched by early stopping.")
+    greater_is_better: bool | None = Field(None, description="Whether a larger metric is better (default: not for *loss).")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto = float32 on a CPU, bf16 mixed precision on a GPU that supports it."
+    )
+    wandb_project: str | None = Field(None, description="Also log to this Weights & Biases project (needs knowtune[wandb]).")
+
+
+class TrainConfig(Strict):
+    model: str = Field(
+        DEFAULT_MODEL, description="Base model: a shipped alias, a local transformers model directory, or a Hub id."
+    )
+    trust_remote_code: bool = Field(False, description="Allow model code from the model directory/Hub to run.")
+    cache_dir: str | None = Field(None, description="Where converted models and Hub downloads go (default $KNOWTUNE_CACHE or ~/.cache/knowtune).")
+    method: Literal["lora", "qlora", "full", "freeze"] = Field("lora", description="What to train.")
+    data: DataConfig = Field(description="Training data (data.train is required).")
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    freeze: FreezeSettings = Field(default_factory=FreezeSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    heldout: str | None = Field(
+        None,
+        description="A QA JSONL (question/answer) of held-out questions: the model answers them before and "
+        "after training and the accuracy (gold answer contained in the reply) is reported.",
+    )
+    experiment_name: str = Field("run", description="Run directory name under base_output_dir.")
+    base_output_dir: str = Field("runs", description="Parent directory of run directories.")
+    resume: str | None = Field(None, description="'auto' (latest checkpoint of this run, if any) or a checkpoint path.")
+    overwrite: bool = Field(False, description="Replace an existing run directory instead of refusing.")
+
+    @field_validator("experiment_name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not v or "/" in v or v in {".", ".."}:
+            raise ValueError("must be a plain directory name (no '/')")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.method == "freeze" and not (self.freeze.trainable_layers or self.freeze.extra_modules):
+            raise ValueError("method=freeze needs freeze.trainable_layers or freeze.extra_modules")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other")
+        return self

@@ -1,0 +1,207 @@
+"""`knowtune train`: setup, train, save. Built on TRL's SFTTrainer and PEFT; no hand-written loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback, ProgressCallback
+from transformers.integrations import TensorBoardCallback
+
+from knowtune.data import build_datasets
+from knowtune.errors import UserError, missing_extra
+from knowtune.models import load_tokenizer, resolve_model
+from knowtune.train import rundir
+from knowtune.train.config import TrainConfig
+from knowtune.train.methods import build_model
+
+log = logging.getLogger("knowtune")
+
+
+class ProgressWithLoss(ProgressCallback):
+    """tqdm bar (steps, ETA) showing the latest loss; the full log dicts go to training.log."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        if self.training_bar is not None and "loss" in logs:
+            self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+        log.info("step %d: %s", state.global_step, json.dumps(logs))
+        if any(k.startswith("eval_") for k in logs) and self.training_bar is not None:
+            self.training_bar.write(f"step {state.global_step}: " + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items()))
+
+
+def _precision(cfg: TrainConfig) -> dict:
+    choice = cfg.training.precision
+    if choice == "auto":
+        choice = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
+
+
+def _report_to(cfg: TrainConfig) -> list[str]:
+    if not cfg.training.wandb_project:
+        return []
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise missing_extra("wandb", "wandb") from None
+    import os
+
+    os.environ.setdefault("WANDB_PROJECT", cfg.training.wandb_project)
+    return ["wandb"]
+
+
+def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
+    from trl import SFTConfig
+
+    t = cfg.training
+    if t.early_stopping_patience and not has_eval:
+        raise UserError(
+            "training.early_stopping_patience needs eval data: set data.eval or data.validation_split_percentage"
+        )
+    eval_strategy = ("steps" if t.eval_steps else "epoch") if has_eval else "no"
+    save_strategy, save_steps = ("steps", t.save_steps) if t.save_steps else ("epoch", 500)
+    if t.early_stopping_patience:  # the best checkpoint must exist when it is chosen
+        save_strategy, save_steps = eval_strategy, t.eval_steps or 500
+    return SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler_type,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        per_device_eval_batch_size=t.per_device_eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        num_train_epochs=t.num_train_epochs,
+        max_steps=t.max_steps,
+        activation_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        max_grad_norm=t.max_grad_norm,
+        weight_decay=t.weight_decay,
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_steps=t.logging_steps,
+        eval_strategy=eval_strategy,
+        eval_steps=t.eval_steps,
+        save_strategy=save_strategy,
+        save_steps=save_steps,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=bool(t.early_stopping_patience),
+        metric_for_best_model=t.metric_for_best_model,
+        greater_is_better=t.greater_is_better,
+        report_to=_report_to(cfg),
+        max_length=cfg.data.max_seq_length,
+        disable_tqdm=False,
+        **_precision(cfg),
+    )
+
+
+def _total_steps(trainer, args) -> int:
+    if args.max_steps > 0:
+        return args.max_steps
+    per_epoch = max(math.ceil(len(trainer.get_train_dataloader()) / args.gradient_accumulation_steps), 1)
+    return math.ceil(args.num_train_epochs * per_epoch)
+
+
+def _heldout_accuracy(model, tokenizer, records, label: str) -> dict:
+    from knowtune.evaluate.qa_check import evaluate_qa
+
+    result = evaluate_qa(model, tokenizer, records)
+    right = sum(p["correct"] for p in result["predictions"])
+    print(f"Held-out accuracy {label} training: {right}/{result['n']} ({100 * result['accuracy']:.0f}%)", flush=True)
+    log.info("held-out accuracy %s training: %s", label, json.dumps({k: v for k, v in result.items() if k != "predictions"}))
+    return result
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict  # also in training_metrics.json
+    model: object  # the trained model (a PeftModel for LoRA/QLoRA), for callers that go on to evaluate
+    tokenizer: object
+
+
+def run(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
+    """Train according to `cfg`; everything it produces lands in the run directory.
+
+    `command` is the command line recorded in train_command.txt (default: sys.argv).
+    """
+    from trl import SFTTrainer
+
+    # Setup: everything that can reject the input runs before the model is loaded.
+    model_path = resolve_model(cfg.model, cfg.cache_dir)
+    tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
+    train_ds, eval_ds, data_stats = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed, cache_dir=cfg.cache_dir)
+    heldout = None
+    if cfg.heldout:
+        from knowtune.evaluate.qa_check import load_qa_file
+
+        heldout = load_qa_file(cfg.heldout)
+    args = trainer_args(cfg, Path(cfg.base_output_dir) / cfg.experiment_name, eval_ds is not None)
+    run_dir, resume_from = rundir.prepare(cfg)
+    rundir.record(run_dir, cfg, model_path, command)
+    handler = rundir.attach_log_file(run_dir)
+    try:
+        log.info("data: %s", json.dumps(data_stats))
+        print(f"Data: {data_stats['train_samples']} training samples, {data_stats['eval_samples']} eval samples "
+              f"({data_stats['dropped_no_trainable_tokens']} dropped: no trainable token left after "
+              f"max_seq_length={cfg.data.max_seq_length})", flush=True)
+        model, summary = build_model(cfg, model_path)
+        log.info(summary)
+        print(summary, flush=True)
+        before = _heldout_accuracy(model, tokenizer, heldout, "before") if heldout and not resume_from else None
+
+        tensorboard = TensorBoardCallback()
+        tensorboard.logging_dir = str(run_dir / "tensorboard")
+        callbacks = [tensorboard]
+        if cfg.training.early_stopping_patience:
+            callbacks.append(EarlyStoppingCallback(cfg.training.early_stopping_patience))
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+            processing_class=tokenizer, callbacks=callbacks,
+        )
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(ProgressWithLoss())
+        total = _total_steps(trainer, args)
+        if resume_from:
+            done = json.loads((resume_from / "trainer_state.json").read_text())["global_step"]
+            message = f"Resuming from {resume_from} (step {done} of {total}; {max(total - done, 0)} steps remain)"
+        else:
+            message = f"Training {total} steps -> {run_dir}"
+        print(message, flush=True)
+        log.info(message)
+
+        # Work.
+        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+        # Save.
+        final = run_dir / "final_model"
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(str(final))
+        history = trainer.state.log_history
+        losses = np.array([h["loss"] for h in history if "loss" in h], dtype=np.float32)
+        np.save(run_dir / "losses.npy", losses)
+        metrics = {
+            "method": cfg.method,
+            "trainable": summary,
+            "global_step": trainer.state.global_step,
+            "train": result.metrics,
+            "eval": trainer.evaluate() if eval_ds is not None else None,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "data": data_stats,
+            "log_history": history,
+        }
+        if heldout:
+            after = _heldout_accuracy(trainer.model, tokenizer, heldout, "after")
+            metrics["heldout"] = {"before": before, "after": after}
+        (run_dir / "training_metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+        print(f"Done: final model in {final}", flush=True)
+        return TrainResult(run_dir, metrics, trainer.model, tokenizer)
+    finally:
+        rundir.detach_log_file(handler)

@@ -1,0 +1,38 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    from knowtune.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), arch="llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory) -> Path:
+    from knowtune.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"), arch="qwen2")
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def qa_file(tmp_path) -> Path:
+    """Sixteen QA pairs about two facts: enough for a tiny model's loss to fall in a few steps."""
+    facts = [("What is the capital of France?", "Paris is the capital."),
+             ("Who is the lighthouse engineer?", "Vashti Quennet.")]
+    return write_jsonl(tmp_path / "qa.jsonl", [{"question": q, "answer": a} for q, a in facts * 8])

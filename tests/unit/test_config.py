@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+
+from knowtune.config import load_config
+from knowtune.errors import UserError
+from knowtune.train.config import TrainConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  train: a.jsonl\ntraining:\n  learning_rate: 1.0e-4\n")
+    cfg = load_config(TrainConfig, path, ["training.learning_rate=1e-3", "lora.target_modules=[q_proj,v_proj]",
+                                          "data.max_seq_length=64", "training.gradient_checkpointing=true"])
+    assert cfg.training.learning_rate == pytest.approx(1e-3)
+    assert cfg.lora.target_modules == ["q_proj", "v_proj"]
+    assert cfg.data.max_seq_length == 64 and cfg.data.train == ["a.jsonl"]
+    assert cfg.training.gradient_checkpointing is True
+    assert cfg.training.num_train_epochs == 3  # untouched defaults stay
+
+
+def test_unknown_key_suggests_closest(tmp_path):
+    with pytest.raises(UserError, match=r"unknown key 'training.learning_rat' \(did you mean 'training.learning_rate'\?\)"):
+        load_config(TrainConfig, None, ["data.train=a.jsonl", "training.learning_rat=1e-3"])
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {train: a.jsonl}\nmethd: lora\n")
+    with pytest.raises(UserError, match=r"c.yaml: unknown key 'methd' \(did you mean 'method'\?\)"):
+        load_config(TrainConfig, path)
+
+
+def test_wrong_type_names_key_and_value():
+    with pytest.raises(UserError, match=r"training.learning_rate: .*number.*'fast'"):
+        load_config(TrainConfig, None, ["data.train=a.jsonl", "training.learning_rate=fast"])
+    with pytest.raises(UserError, match=r"method: .*'lora'.*'dora'"):
+        load_config(TrainConfig, None, ["data.train=a.jsonl", "method=dora"])
+
+
+def test_cross_field_rules():
+    with pytest.raises(UserError, match="method=freeze needs"):
+        load_config(TrainConfig, None, ["data.train=a.jsonl", "method=freeze"])
+
+
+def test_missing_data_is_named():
+    with pytest.raises(UserError, match="missing required key 'data'"):
+        load_config(TrainConfig, None, ["method=full"])
+
+
+def test_bad_yaml_names_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: x\ntraining: [unclosed\n")
+    with pytest.raises(UserError, match=r"bad.yaml:\d+: invalid YAML"):
+        load_config(TrainConfig, path)
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("examples/**/*.yaml")), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_shipped_example_config_is_valid(path):
+    cfg = load_config(TrainConfig, path)
+    for data_file in [*cfg.data.train, *cfg.data.eval, *([cfg.heldout] if cfg.heldout else [])]:
+        assert (REPO / data_file).exists(), f"{path.name} points at missing {data_file}"
+
+
+def test_there_are_example_configs():
+    assert list(REPO.glob("examples/**/*.yaml"))

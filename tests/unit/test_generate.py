@@ -1,0 +1,119 @@
+"""Batched generation and the QA check, on a tiny random model."""
+
+import json
+
+import pytest
+
+from knowtune.errors import UserError
+from knowtune.evaluate import qa_check
+from knowtune.evaluate.generate import generate_answers
+from knowtune.evaluate.qa_check import evaluate_qa, load_qa_file
+from knowtune.models import build_tiny_model, load_model, load_tokenizer
+
+PROMPTS = [
+    "hello",
+    "What is the capital of France?",
+    "The quick brown fox jumps over the lazy dog. Question answer context instruction",
+    "Zorblat",
+    "Paris is the capital.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = str(build_tiny_model(tmp_path_factory.mktemp("tiny")))
+    return load_model(path), load_tokenizer(path)
+
+
+def test_batched_generation_equals_one_prompt_at_a_time(tiny):
+    model, tokenizer = tiny
+    tokenizer.padding_side = "right"
+    model.train()
+
+    # Batches of 3 mix prompts of different lengths, so left padding is exercised.
+    batched = generate_answers(model, tokenizer, PROMPTS, batch_size=3, max_new_tokens=12)
+    alone = [generate_answers(model, tokenizer, [p], batch_size=1, max_new_tokens=12)[0] for p in PROMPTS]
+
+    assert batched == alone
+    assert len(set(batched)) > 1  # distinct answers, so a mix-up of the order would show
+    assert tokenizer.padding_side == "right"
+    assert model.training  # the caller's mode is restored
+
+
+def test_evaluate_qa_scores_predictions(monkeypatch, tiny):
+    model, tokenizer = tiny
+    replies = ["It was cast in 1743.", "Paris", "I do not know."]
+    seen = {}
+
+    def fake_generate(model_, tokenizer_, prompts, batch_size, max_new_tokens):
+        seen.update(prompts=prompts, batch_size=batch_size, max_new_tokens=max_new_tokens)
+        return replies
+
+    monkeypatch.setattr(qa_check, "generate_answers", fake_generate)
+    records = [
+        {"question": "When was the bell cast?", "answer": "1743"},
+        {"question": "Capital of France?", "answer": "Paris"},
+        {"question": "Where is Tarnwick based?", "answer": "Oskerby"},
+    ]
+    result = evaluate_qa(model, tokenizer, records, batch_size=2, max_new_tokens=16)
+
+    assert seen == {"prompts": [r["question"] for r in records], "batch_size": 2, "max_new_tokens": 16}
+    assert result["n"] == 3
+    assert result["accuracy"] == pytest.approx(2 / 3)
+    assert result["exact_match"] == pytest.approx(1 / 3)
+    # F1 per record: [it, was, cast, in, 1743] vs [1743] = 1/3; 1; 0
+    assert result["f1"] == pytest.approx((1 / 3 + 1 + 0) / 3)
+    assert [p["correct"] for p in result["predictions"]] == [True, True, False]
+    assert result["predictions"][0] == {
+        "question": "When was the bell cast?",
+        "answer": "1743",
+        "prediction": "It was cast in 1743.",
+        "correct": True,
+    }
+
+
+def test_evaluate_qa_runs_the_real_generation(tiny):
+    model, tokenizer = tiny
+    result = evaluate_qa(model, tokenizer, [{"question": "hello", "answer": "Zorblat"}], max_new_tokens=4)
+    assert result["n"] == 1
+    assert result["predictions"][0]["prediction"] == generate_answers(model, tokenizer, ["hello"], max_new_tokens=4)[0]
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_load_qa_file_keeps_extra_fields_and_skips_blank_lines(tmp_path):
+    path = _write(
+        tmp_path / "qa.jsonl",
+        [json.dumps({"question": "Q1?", "answer": "A1", "fact_id": "f1"}), "", json.dumps({"question": "Q2?", "answer": "A2"})],
+    )
+    assert load_qa_file(path) == [
+        {"question": "Q1?", "answer": "A1", "fact_id": "f1"},
+        {"question": "Q2?", "answer": "A2"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ('{"question": "Q?", "answer": ', "invalid JSON"),
+        ('{"question": "Q?"}', "field 'answer' is missing"),
+        ('{"question": "Q?", "answer": ["A"]}', "field 'answer' is not a string (list)"),
+        ('["Q?", "A"]', "expected a JSON object"),
+    ],
+)
+def test_load_qa_file_names_file_and_line(tmp_path, bad_line, message):
+    good = json.dumps({"question": "Q?", "answer": "A"})
+    path = _write(tmp_path / "qa.jsonl", [good, "", bad_line])
+    with pytest.raises(UserError) as err:
+        load_qa_file(path)
+    assert f"{path}:3:" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_load_qa_file_rejects_an_empty_file(tmp_path):
+    path = _write(tmp_path / "qa.jsonl", [""])
+    with pytest.raises(UserError, match="has no records"):
+        load_qa_file(path)
