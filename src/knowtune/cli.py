@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from knowtune.errors import UserError
@@ -126,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Library deprecation notices (transformers 5 renames) are for us, not for a user's terminal.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     args = build_parser().parse_args(argv)
     args.command_line = ["knowtune", *(sys.argv[1:] if argv is None else argv)]
     try:

@@ -126,3 +126,11 @@ def test_qwen2_lora_and_plain_text(tiny_qwen2, tmp_path):
     assert result.metrics["data"]["shape"] == "text"
     assert result.metrics["data"]["train_samples"] >= 2  # split into blocks of max_seq_length, not truncated
     assert (result.run_dir / "final_model" / "adapter_model.safetensors").is_file()
+
+
+def test_lora_settings_from_a_peft_config_file(tiny_llama, qa_file, tmp_path):
+    spec = tmp_path / "adapter_config.json"
+    spec.write_text(json.dumps({"r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "target_modules": ["q_proj"]}))
+    result = run(make_cfg(tiny_llama, qa_file, tmp_path, f"lora.config_file={spec}", "training.max_steps=1"))
+    saved = json.loads((result.run_dir / "final_model" / "adapter_config.json").read_text())
+    assert saved["r"] == 2 and saved["lora_alpha"] == 4 and saved["target_modules"] == ["q_proj"]

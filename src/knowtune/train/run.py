@@ -97,6 +97,8 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         greater_is_better=t.greater_is_better,
         report_to=_report_to(cfg),
         max_length=cfg.data.max_seq_length,
+        # knowtune.data already tokenized, masked, truncated and counted the samples.
+        dataset_kwargs={"skip_prepare_dataset": True},
         disable_tqdm=False,
         **_precision(cfg),
     )
