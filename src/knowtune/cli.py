@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 from knowtune.errors import UserError
+from knowtune.evaluate.cli import add_eval_parser
 
 # Flags of seed 000's train_qwen_multi_gpu.py, kept working as aliases of config keys.
 SEED_TRAIN_FLAGS = {
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune a model (LoRA, QLoRA, full, freeze)",
         usage="knowtune train [CONFIG.yaml] [key=value ...] [flags]",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_train_epilog() if "-h" in sys.argv or "--help" in sys.argv else None,
+        epilog=_train_epilog(),
     )
     train.add_argument("items", nargs="*", metavar="CONFIG|key=value", help="a YAML config, then overrides")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--cache_dir", help="cache directory (default $KNOWTUNE_CACHE or ~/.cache/knowtune)")
     prep.add_argument("--force", action="store_true", help="convert again even if prepared")
     prep.set_defaults(func=cmd_models_prepare)
+    add_eval_parser(sub)
     return parser
 
 

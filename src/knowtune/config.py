@@ -132,6 +132,6 @@ def describe(model: type[BaseModel], prefix: str = "") -> list[str]:
         if sub is not None:
             lines.extend(describe(sub, prefix + name + "."))
             continue
-        default = field.get_default(call_default_factory=True)
-        lines.append(f"  {prefix}{name} = {default!r}\n      {field.description or ''}")
+        shown = "(required)" if field.is_required() else f"= {field.get_default(call_default_factory=True)!r}"
+        lines.append(f"  {prefix}{name} {shown}\n      {field.description or ''}")
     return lines

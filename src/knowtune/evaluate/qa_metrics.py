@@ -117,3 +117,28 @@ def contains(pred: str, golds: str | Sequence[str]) -> bool:
         if n and any(pred_tokens[i : i + n] == gold_tokens for i in range(len(pred_tokens) - n + 1)):
             return True
     return False
+
+
+class QAScorer:
+    """Scores predictions one by one; `result()` gives the means over all of them."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.totals = {"exact_match": 0.0, "f1": 0.0, "contains": 0.0}
+
+    def add(self, prediction: str, golds: Sequence[str]) -> dict[str, float]:
+        """Score one prediction against its gold answers (at least one); return its scores."""
+        scores = {
+            "exact_match": exact_match(prediction, golds),
+            "f1": f1(prediction, golds),
+            "contains": float(contains(prediction, golds)),
+        }
+        self.n += 1
+        for name, value in scores.items():
+            self.totals[name] += value
+        return scores
+
+    def result(self) -> dict[str, float]:
+        if not self.n:
+            raise ValueError("no predictions were scored")
+        return {"n": self.n, **{name: total / self.n for name, total in self.totals.items()}}

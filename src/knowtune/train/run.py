@@ -176,6 +176,8 @@ def run(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             message = f"Resuming from {resume_from} (step {done} of {total}; {max(total - done, 0)} steps remain)"
         else:
             message = f"Training {total} steps -> {run_dir}"
+            if cfg.resume == "auto":
+                message = f"resume=auto: no checkpoint in {run_dir / 'checkpoints'} yet. " + message
         print(message, flush=True)
         log.info(message)
 

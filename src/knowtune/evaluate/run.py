@@ -1,0 +1,188 @@
+"""`knowtune eval`: setup (resolve models, read datasets), evaluate, save results.
+
+Everything that can reject the input runs before a model is loaded. A record that cannot be
+scored is left out and counted; a dataset with no usable record is skipped and reported; the
+rest of the evaluation goes on.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shlex
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from knowtune.errors import UserError
+from knowtune.evaluate.config import EvalConfig, split_metric
+from knowtune.evaluate.eval_data import DEFAULT_SUITE, EvalDataset, fingerprint, load_eval_dataset, suite_path
+from knowtune.evaluate.report import compare, render_report, write_results, write_tensorboard
+from knowtune.evaluate.scoring import evaluate_dataset, score_predictions_file
+from knowtune.evaluate.target import load_target_model, load_target_tokenizer, resolve_targets
+
+CPU_BATCH_SIZE = 8  # measured best on a 2-core CPU with the default model (benchmarks/batched_generation.py)
+GPU_FIRST_BATCH_SIZE = 64  # halved on out-of-memory
+
+
+def load_datasets(cfg: EvalConfig) -> list[EvalDataset]:
+    """Every requested dataset, read and checked, with a unique name (file stem, -2 on a repeat)."""
+    specs = [split_metric(item) for item in cfg.datasets]
+    if cfg.use_default_datasets:
+        specs += [(suite_path(filename), metric) for filename, metric in DEFAULT_SUITE]
+    found, names = [], set()
+    for path, metric in specs:
+        found.append(load_eval_dataset(
+            path, metric, _unique(Path(path).stem, names), cfg.text_column, cfg.system_prompt,
+            cfg.max_samples_per_dataset,
+        ))
+    return found
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    found, number = name, 1
+    while found in taken:
+        number += 1
+        found = f"{name}-{number}"
+    taken.add(found)
+    return found
+
+
+def _dataset_info(d: EvalDataset) -> dict:
+    info = {"path": d.path, "sha256": d.sha256, "metric": d.metric, "records": d.records,
+            "evaluated": len(d.items), "problems": d.problems}
+    if not d.items:
+        info["skipped"] = "no record could be evaluated"
+    return info
+
+
+def _batch_size(cfg: EvalConfig) -> tuple[int, bool]:
+    """(batch size to start with, whether to halve it on out-of-memory)."""
+    import torch
+
+    if cfg.batch_size != "auto":
+        return cfg.batch_size, False
+    return (GPU_FIRST_BATCH_SIZE, True) if torch.cuda.is_available() else (CPU_BATCH_SIZE, False)
+
+
+def _summary(metrics: dict, metric: str) -> str:
+    keys = {"qa": ("exact_match", "f1", "contains"), "perplexity": ("perplexity", "tokens"),
+            "extraction": ("precision", "recall", "f1", "macro_f1", "unparsable")}[metric]
+    return "  ".join(f"{k} {metrics[k]:.4g}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}" for k in keys)
+
+
+def _prepare_output(out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for ours in ("predictions", "tensorboard"):  # only what an earlier evaluation wrote here
+        shutil.rmtree(out_dir / ours, ignore_errors=True)
+
+
+def _header(command: list[str] | None) -> dict:
+    return {
+        "knowtune_version": importlib.metadata.version("knowtune"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join(command or sys.argv),
+    }
+
+
+def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
+    """Evaluate according to `cfg`; return the results (also written as <output_dir>/results.json)."""
+    if cfg.predictions:
+        return score_predictions(cfg, command)
+    import torch
+
+    # Setup: resolve the models and read every dataset before loading anything heavy.
+    targets, run_dir = resolve_targets(cfg)
+    if cfg.output_dir:
+        out_dir = Path(cfg.output_dir)
+    elif run_dir is not None:
+        out_dir = run_dir / "eval"
+    else:
+        raise UserError("give --output_dir (only a run directory has a default, <run>/eval)")
+    datasets = load_datasets(cfg)
+    for d in datasets:
+        if d.problems:
+            print(f"{d.name}: {len(d.problems)} of {d.records} records left out, e.g. {d.problems[0]}", file=sys.stderr)
+    usable = [d for d in datasets if d.items]
+    if not usable:
+        raise UserError(f"no dataset has a record that can be evaluated; {datasets[0].problems[0]}")
+    tokenizers = {t.label: load_target_tokenizer(t, cfg.trust_remote_code) for t in targets}
+    for t in targets:
+        if not tokenizers[t.label].chat_template and any(d.metric != "perplexity" for d in usable):
+            raise UserError(
+                f"the tokenizer of {t.adapter or t.base} has no chat template, which qa and extraction datasets need"
+            )
+    batch_size, shrink = _batch_size(cfg)
+    _prepare_output(out_dir)
+
+    # Work.
+    per_label: dict[str, dict] = {}
+    for target in targets:
+        print(f"[{target.label}] loading {target.adapter or target.base}" + (f" on {target.base}" if target.adapter else ""), flush=True)
+        model, tokenizer = load_target_model(target, cfg.trust_remote_code), tokenizers[target.label]
+        per_label[target.label] = {}
+        folder = out_dir / "predictions" / ("" if target.label == "model" else target.label)
+        folder.mkdir(parents=True, exist_ok=True)
+        for d in usable:
+            torch.manual_seed(cfg.seed)
+            with (folder / f"{d.name}.jsonl").open("w", encoding="utf-8") as sink:
+                metrics = evaluate_dataset(
+                    model, tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
+                    max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                    max_length=cfg.max_length, stride=cfg.stride, sink=sink,
+                )
+            per_label[target.label][d.name] = metrics
+            print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
+        del model
+
+    # Save.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    results = {
+        "title": str(run_dir or cfg.adapter or cfg.model_path),
+        **_header(command),
+        "settings": cfg.model_dump(mode="json") | {"device": device},
+        "models": {t.label: t.describe() for t in targets},
+        "datasets": {d.name: _dataset_info(d) for d in datasets},
+        "results": {label: per_label[label] for label in ("model", "base") if label in per_label},
+    }
+    if cfg.compare_base:
+        results["comparison"] = compare(results["results"], results["datasets"])
+    used = sorted({m["batch_size"] for per in per_label.values() for m in per.values()})
+    decoding = "greedy" if not cfg.temperature else f"sampling at temperature {cfg.temperature}, top_p {cfg.top_p}"
+    about = [f"**{t.label}**: " + (f"adapter `{t.adapter}` on base `{t.base}`" if t.adapter else f"`{t.base}`") for t in targets]
+    about += [
+        f"{results['created']} on {device}; {decoding}, max_new_tokens {cfg.max_new_tokens}; perplexity window "
+        f"{cfg.max_length}, stride {cfg.stride}; batch size {cfg.batch_size} (used: {', '.join(map(str, used))})",
+        f"command: `{results['command']}`",
+    ]
+    _save(out_dir, results, about)
+    return results
+
+
+def _save(out_dir: Path, results: dict, about: list[str]) -> None:
+    write_results(out_dir, results)
+    (out_dir / "report.md").write_text(render_report(results, about), encoding="utf-8")
+    write_tensorboard(out_dir, results)
+    print(f"Results: {out_dir / 'results.json'}, report: {out_dir / 'report.md'}", flush=True)
+
+
+def score_predictions(cfg: EvalConfig, command: list[str] | None = None) -> dict:
+    """Score predictions files with no model; print the metrics, and save them when output_dir is set."""
+    results = {"title": ", ".join(cfg.predictions), **_header(command), "datasets": {}, "results": {"predictions": {}}}
+    names = set()
+    for item in cfg.predictions:
+        path, metric = split_metric(item)
+        name = _unique(Path(path).stem, names)
+        metrics, lines, problems = score_predictions_file(path, metric)
+        for problem in problems[:3]:
+            print(f"left out: {problem}", file=sys.stderr)
+        results["datasets"][name] = {"path": path, "sha256": fingerprint(path), "metric": metrics.pop("metric"),
+                                     "records": lines, "evaluated": metrics["n"], "problems": problems}
+        results["results"]["predictions"][name] = metrics
+        print(json.dumps({name: {k: v for k, v in metrics.items() if k != "per_type"}}, ensure_ascii=False))
+    if cfg.output_dir:
+        out_dir = Path(cfg.output_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _save(out_dir, results, [f"predictions scored without a model; command: `{results['command']}`"])
+    return results

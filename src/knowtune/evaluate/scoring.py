@@ -1,0 +1,151 @@
+"""Score a model on one eval dataset, or score a file of predictions someone already made.
+
+Every prediction is written to the `sink` (a JSONL file) as soon as its batch is done, beside its
+gold answer and its own scores, so memory stays bounded however large the dataset is and the
+file can be scored again with `knowtune eval --predictions`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from knowtune.data import load_records
+from knowtune.errors import UserError
+from knowtune.evaluate.eval_data import EvalDataset, EvalItem, gold_answers
+from knowtune.evaluate.extraction_metrics import ExtractionScorer, as_entities, parse_entities
+from knowtune.evaluate.generate import generate_batches
+from knowtune.evaluate.perplexity import perplexity, text_nlls
+from knowtune.evaluate.qa_metrics import QAScorer
+
+UNPARSABLE_SHOWN = 5  # locations of unparsable outputs kept for the report
+
+
+def _scorer(metric: str) -> QAScorer | ExtractionScorer:
+    return QAScorer() if metric == "qa" else ExtractionScorer()
+
+
+def _score(scorer, item_gold, prediction, where: str, unparsable: list[str]) -> dict:
+    """Score one prediction; return the fields its predictions line gets."""
+    if isinstance(scorer, QAScorer):
+        return {"answers": item_gold, "prediction": prediction, **scorer.add(prediction, item_gold)}
+    parsed = parse_entities(prediction)
+    if parsed is None and len(unparsable) < UNPARSABLE_SHOWN:
+        unparsable.append(where)
+    return {
+        "entities": [{"type": t, "value": v} for t, v in item_gold],
+        "prediction": prediction,
+        "predicted_entities": None if parsed is None else [{"type": t, "value": v} for t, v in parsed],
+        **scorer.add(item_gold, parsed),
+    }
+
+
+def _write(sink: TextIO | None, line: dict) -> None:
+    if sink is not None:
+        sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def evaluate_dataset(
+    model,
+    tokenizer,
+    dataset: EvalDataset,
+    *,
+    batch_size: int = 8,
+    shrink_on_oom: bool = False,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    max_length: int = 1024,
+    stride: int = 512,
+    sink: TextIO | None = None,
+) -> dict:
+    """The dataset's metrics, `batch_size` (the size used in the end) and, for extraction, where
+    unparsable outputs were found."""
+    items = dataset.items
+    if not items:
+        raise ValueError(f"dataset {dataset.name} has nothing to evaluate")
+    if dataset.metric == "perplexity":
+        return _perplexity(model, tokenizer, items, batch_size, shrink_on_oom, max_length, stride, sink)
+    scorer, unparsable, used = _scorer(dataset.metric), [], batch_size
+    for ids, answers, used in generate_batches(
+        model, tokenizer, [item.prompt for item in items], batch_size, max_new_tokens,
+        temperature=temperature, top_p=top_p, shrink_on_oom=shrink_on_oom,
+    ):
+        for i, answer in zip(ids, answers):
+            line = {"index": i, "where": items[i].where, **items[i].shown}
+            _write(sink, line | _score(scorer, items[i].gold, answer, items[i].where, unparsable))
+        if sink is not None:
+            sink.flush()
+    result = {**scorer.result(), "batch_size": used}
+    if dataset.metric == "extraction":
+        result["unparsable_where"] = unparsable
+    return result
+
+
+def _perplexity(model, tokenizer, items: list[EvalItem], batch_size, shrink_on_oom, max_length, stride, sink) -> dict:
+    total_nll, tokens, windows, used = 0.0, 0, 0, batch_size
+    for i, nll, count, n_windows, used in text_nlls(
+        model, tokenizer, [item.gold for item in items], max_length, stride, batch_size, shrink_on_oom
+    ):
+        total_nll, tokens, windows = total_nll + nll, tokens + count, windows + n_windows
+        _write(sink, {"index": i, "where": items[i].where, "tokens": count, "nll": nll,
+                      "perplexity": perplexity(nll, count) if count else None})
+    return {
+        "n": len(items),
+        "perplexity": perplexity(total_nll, tokens) if tokens else None,
+        "mean_nll": total_nll / tokens if tokens else None,
+        "tokens": tokens,
+        "windows": windows,
+        "batch_size": used,
+    }
+
+
+def generation_metrics(
+    model, tokenizer, dataset: EvalDataset, batch_size: int = 8, max_new_tokens: int = 64
+) -> dict[str, float]:
+    """Flat metrics of a qa or extraction dataset, for eval during training.
+
+    qa: exact_match, f1, contains; extraction: precision, recall, f1 (micro), macro_precision,
+    macro_recall, macro_f1, unparsable. Greedy, left padded, nothing written to disk.
+    """
+    if dataset.metric == "perplexity":
+        raise ValueError("generation_metrics scores qa or extraction datasets; perplexity follows from eval_loss")
+    result = evaluate_dataset(model, tokenizer, dataset, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    return {k: float(v) for k, v in result.items() if isinstance(v, (int, float)) and k not in ("n", "batch_size")}
+
+
+def score_predictions_file(path: str, metric: str = "auto") -> tuple[dict, int, list[str]]:
+    """Score a JSONL of `prediction` + gold lines; return (metrics, lines read, problems)."""
+    records = load_records([path])
+    if metric == "perplexity":
+        raise UserError(f"{path}: a predictions file holds generated answers; perplexity needs a model")
+    if metric == "auto":
+        first = next((r.data for r in records if isinstance(r.data, dict)), {})
+        metric = "extraction" if "entities" in first else "qa"
+    scorer, unparsable, problems = _scorer(metric), [], []
+    for record in records:
+        data, where = record.data, record.where
+        try:
+            if not isinstance(data, dict):
+                raise UserError(f"{where}: a line must be a JSON object, got {type(data).__name__}")
+            prediction = data.get("prediction")
+            if prediction is None:
+                raise UserError(f"{where}: missing field 'prediction'")
+            if metric == "qa":
+                if not isinstance(prediction, str):
+                    raise UserError(f"{where}: field 'prediction' must be a string")
+                gold = gold_answers(data, where)
+            else:
+                gold = as_entities(data.get("entities"))
+                if gold is None:
+                    raise UserError(f"{where}: field 'entities' must be a list of {{type, value}} objects")
+        except UserError as e:
+            problems.append(str(e))
+            continue
+        _score(scorer, gold, prediction, where, unparsable)
+    if not scorer.n:
+        raise UserError(f"{path}: no line could be scored ({problems[0] if problems else 'empty file'})")
+    result = {"metric": metric, **scorer.result()}
+    if metric == "extraction":
+        result["unparsable_where"] = unparsable
+    return result, len(records), problems
