@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import warnings
 from pathlib import Path
 
 from knowtune.errors import UserError
 from knowtune.evaluate.cli import add_eval_parser
+from knowtune.synth.cli import add_generate_parser
 
 # Flags of seed 000's train_qwen_multi_gpu.py, kept working as aliases of config keys.
 SEED_TRAIN_FLAGS = {
@@ -30,6 +32,12 @@ SEED_TRAIN_FLAGS = {
     "cache_dir": ("cache_dir", str),
     "save_steps": ("training.save_steps", int),
     "seed": ("training.seed", int),
+    "gpu_ids": ("gpu_ids", list),
+    "gpu_type": ("gpu_type", str),
+    "ddp_timeout": ("ddp_timeout", int),
+    "stage": ("start_stage", int),
+    "rope_theta": ("rope_theta", float),
+    "no_rope_layers": ("no_rope_layers", list),
 }
 
 
@@ -48,12 +56,15 @@ def _split_config_and_overrides(items: list[str]) -> tuple[str | None, list[str]
 def cmd_train(args: argparse.Namespace) -> int:
     from knowtune.config import load_config
     from knowtune.train.config import TrainConfig
-    from knowtune.train.run import run
+    from knowtune.train.distributed import in_launched_process
+    from knowtune.train.launch import COMMAND_ENV, FLAG_NAMES, LaunchFlags, launch, wanted
 
     config, overrides = _split_config_and_overrides(args.items)
     for flag, (key, kind) in SEED_TRAIN_FLAGS.items():
         value = getattr(args, flag)
-        if value is not None and value is not False:
+        if kind is list and value is not None:
+            overrides.append(f"{key}=[{', '.join(value)}]")
+        elif value is not None and value is not False:
             overrides.append(f"{key}={str(value).lower() if kind is bool else value}")
     if args.overwrite:
         overrides.append("overwrite=true")
@@ -61,7 +72,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"resume={args.resume}")
     base = {"experiment_name": Path(config).stem} if config else {}
     cfg = load_config(TrainConfig, config, overrides, base=base)
-    run(cfg, command=args.command_line)
+    flags = LaunchFlags(**{name: getattr(args, name) for name in FLAG_NAMES})
+    if wanted(cfg, flags) and not in_launched_process():
+        return launch(cfg, flags, args.command_line)
+    from knowtune.train.run import run  # after the launch: the launcher itself needs no trainer
+
+    # In a process knowtune launched, record the command the user typed, launch flags included.
+    launched_by_us = in_launched_process() and COMMAND_ENV in os.environ
+    run(cfg, command=shlex.split(os.environ[COMMAND_ENV]) if launched_by_us else args.command_line)
     return 0
 
 
@@ -105,10 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("items", nargs="*", metavar="CONFIG|key=value", help="a YAML config, then overrides")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     train.add_argument("--resume", metavar="auto|PATH", help="continue from the latest (auto) or a given checkpoint")
+    torchrun = train.add_argument_group("launch through torchrun (as its flags of the same names)")
+    torchrun.add_argument("--nproc_per_node", type=int, metavar="N", help="processes per node (default: one per chosen GPU; 1 on a CPU)")
+    torchrun.add_argument("--nnodes", type=int, metavar="N", help="number of machines")
+    torchrun.add_argument("--node_rank", type=int, metavar="I", help="this machine's rank, 0 to nnodes-1")
+    torchrun.add_argument("--master_addr", metavar="HOST", help="address of the machine with node_rank 0")
+    torchrun.add_argument("--master_port", type=int, metavar="PORT", help="its port (default 29500)")
     seed = train.add_argument_group("flags of train_qwen_multi_gpu.py (aliases of config keys)")
     for flag, (key, kind) in SEED_TRAIN_FLAGS.items():
         if kind is bool:
             seed.add_argument(f"--{flag}", action="store_true", help=f"= {key}=true")
+        elif kind is list:
+            seed.add_argument(f"--{flag}", nargs="+", metavar="N", help=f"= {key}")
         else:
             seed.add_argument(f"--{flag}", type=kind, metavar=kind.__name__.upper(), help=f"= {key}")
     train.set_defaults(func=cmd_train)
@@ -124,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--force", action="store_true", help="convert again even if prepared")
     prep.set_defaults(func=cmd_models_prepare)
     add_eval_parser(sub)
+    add_generate_parser(sub)
     return parser
 
 

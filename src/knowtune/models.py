@@ -8,7 +8,9 @@ safetensors model directory under the cache and loaded from there afterwards (we
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -133,17 +135,125 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
     return tokenizer
 
 
-def load_model(path: str, trust_remote_code: bool = False, dtype=None, **kwargs):
-    """Load a causal LM (float32 unless `dtype` says otherwise)."""
+def layer_indices(spec: list[int | str], n_layers: int, key: str) -> set[int]:
+    """Layer indices from `spec`: indices or ranges ('20-23'); negative ones count from the end."""
+    chosen = set()
+    for item in spec:
+        text = str(item).strip()
+        m = re.fullmatch(r"(-?\d+)\s*-\s*(-?\d+)", text)
+        try:
+            lo, hi = (int(m.group(1)), int(m.group(2))) if m else (int(text), int(text))
+        except ValueError:
+            raise UserError(f"{key}: '{item}' is not a layer index or range like '20-23'") from None
+        for i in range(lo, hi + 1):
+            j = i + n_layers if i < 0 else i
+            if not 0 <= j < n_layers:
+                raise UserError(f"{key}: layer {i} does not exist (the model has {n_layers}: 0-{n_layers - 1})")
+            chosen.add(j)
+    return chosen
+
+
+def model_config(
+    path: str, trust_remote_code: bool = False, rope_theta: float | None = None, no_rope_layers=None
+) -> tuple[object, list[int] | None]:
+    """A model's config with `rope_theta` applied, and the layers to run without RoPE (None = leave as is).
+
+    `rope_theta` / `no_rope_layers` override the model's own; None keeps what its config records (a
+    model trained by knowtune records its NoPE layers, see knowtune.train.rope). Cheap: no weights load.
+    """
+    from transformers import AutoConfig
+
+    from knowtune.train import rope
+
+    if (Path(path) / "adapter_config.json").is_file() and not (Path(path) / "config.json").is_file():
+        raise UserError(f"{path} is a PEFT adapter, not a model; load it with knowtune.models.load_trained")
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load the model config from '{path}': {str(e).splitlines()[0]}") from e
+    if rope_theta is not None:
+        rope.set_theta(config, rope_theta)
+    spec = no_rope_layers if no_rope_layers is not None else getattr(config, rope.CONFIG_KEY, None)
+    return config, (rope.resolve_layers(config, spec) if spec is not None else None)
+
+
+def load_model(
+    path: str,
+    trust_remote_code: bool = False,
+    dtype=None,
+    rope_theta: float | None = None,
+    no_rope_layers: list[int | str] | None = None,
+    **kwargs,
+):
+    """Load a causal LM (float32 unless `dtype` says otherwise), its RoPE settings applied (see model_config)."""
     import torch
     from transformers import AutoModelForCausalLM
 
+    from knowtune.train import rope
+
+    config, layers = model_config(path, trust_remote_code, rope_theta, no_rope_layers)
     try:
-        return AutoModelForCausalLM.from_pretrained(
-            path, trust_remote_code=trust_remote_code, dtype=dtype or torch.float32, **kwargs
+        model = AutoModelForCausalLM.from_pretrained(
+            path, config=config, trust_remote_code=trust_remote_code, dtype=dtype or torch.float32, **kwargs
         )
     except OSError as e:
         raise UserError(f"cannot load model from '{path}': {str(e).splitlines()[0]}") from e
+    if layers is not None:
+        rope.disable_rope(model, layers)
+    return model
+
+
+def load_trained(
+    path: str | os.PathLike,
+    *,
+    base_model: str | None = None,
+    dtype=None,
+    merge: bool = False,
+    trust_remote_code: bool = False,
+):
+    """(model, tokenizer) from a final_model/ directory, a full model or a PEFT adapter, RoPE settings applied.
+
+    An adapter loads onto `base_model` (default: the base named in its adapter_config.json) and is
+    merged into it when `merge` is true; otherwise the result is a PeftModel.
+    """
+    folder = Path(path).expanduser()
+    if (folder / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        from knowtune.train import rope
+
+        if base_model is None:
+            base_model = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get(
+                "base_model_name_or_path"
+            )
+            if not base_model:
+                raise UserError(f"{folder}/adapter_config.json names no base_model_name_or_path")
+        theta, layers = rope.read_sidecar(folder)
+        base = load_model(resolve_model(base_model), trust_remote_code, dtype, rope_theta=theta, no_rope_layers=layers)
+        model = PeftModel.from_pretrained(base, str(folder))
+        if merge:
+            model = model.merge_and_unload()
+    elif (folder / "config.json").is_file():
+        model = load_model(str(folder), trust_remote_code, dtype)
+    else:
+        raise UserError(f"{folder}: neither a model (config.json) nor a PEFT adapter (adapter_config.json)")
+    return model, load_tokenizer(str(folder), trust_remote_code)
+
+
+def save_merged(adapter_dir: str | os.PathLike, out_dir: Path, trust_remote_code: bool = False) -> Path:
+    """Merge a PEFT adapter into its base and save the result (tokenizer, RoPE settings included) once."""
+    if (out_dir / "config.json").is_file():
+        return out_dir  # merged by an earlier attempt of this run
+    print(f"Merging the adapter {adapter_dir} into its base model -> {out_dir}", flush=True)
+    model, tokenizer = load_trained(adapter_dir, merge=True, trust_remote_code=trust_remote_code)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
 
 
 # --- tiny random models for tests -------------------------------------------------------------
@@ -185,9 +295,9 @@ def build_tiny_tokenizer():
 
 
 def build_tiny_model(out_dir: str | os.PathLike, arch: str = "llama", seed: int = 0) -> Path:
-    """Save a tiny random causal LM (`llama` or `qwen2` shape) with its tokenizer to `out_dir`."""
+    """Save a tiny random causal LM (`llama`, `qwen2` or `qwen3` shape) with its tokenizer to `out_dir`."""
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config, Qwen3Config
 
     tokenizer = build_tiny_tokenizer()
     shape = dict(
@@ -203,7 +313,7 @@ def build_tiny_model(out_dir: str | os.PathLike, arch: str = "llama", seed: int 
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    configs = {"llama": LlamaConfig, "qwen2": Qwen2Config}
+    configs = {"llama": LlamaConfig, "qwen2": Qwen2Config, "qwen3": Qwen3Config}
     if arch not in configs:
         raise ValueError(f"tiny model arch must be one of {list(configs)}, got {arch!r}")
     torch.manual_seed(seed)

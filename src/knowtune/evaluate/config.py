@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from knowtune.errors import UserError
 from knowtune.models import DEFAULT_MODEL
@@ -56,8 +56,9 @@ class EvalConfig(BaseModel):
     )
     batch_size: int | Literal["auto"] = Field(
         "auto",
-        description="Prompts (or perplexity windows) per forward pass; auto = 8 on a CPU, and on a GPU the "
-        "largest size from 64 down that fits in memory (halved on out-of-memory; the size used is reported).",
+        description="Prompts (or perplexity windows) per forward pass; auto = 32 prompts or 4 windows on a CPU, "
+        "and on a GPU the largest size from 64 down that fits in memory (halved on out-of-memory; the size "
+        "used is reported).",
     )
     max_length: int = Field(1024, gt=1, description="Perplexity window in tokens.")
     stride: int = Field(
@@ -77,10 +78,24 @@ class EvalConfig(BaseModel):
         None, description="Where converted models go (default $KNOWTUNE_CACHE or ~/.cache/knowtune)."
     )
 
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _positive_or_auto(cls, value):
+        if value == "auto":
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError("must be a positive integer or auto")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self):
-        if self.stride > self.max_length:
-            raise ValueError(f"stride ({self.stride}) must not exceed max_length ({self.max_length})")
+        if self.stride >= self.max_length:
+            raise ValueError(
+                f"stride ({self.stride}) must be smaller than max_length ({self.max_length}), so that windows "
+                "overlap and every scored token has context"
+            )
         if self.predictions:
             clash = [name for name in ("datasets", "use_default_datasets", "compare_base", "adapter") if getattr(self, name)]
             if clash:

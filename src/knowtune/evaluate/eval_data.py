@@ -66,13 +66,14 @@ def gold_answers(data: dict, where: str) -> list[str]:
         raise UserError(f"{where}: missing its answer field ('answer' or 'answers')")
     if isinstance(golds, dict) and "text" in golds:
         golds = golds["text"]
-    if isinstance(golds, str):
+    single = isinstance(golds, str)
+    if single:
         golds = [golds]
     if not isinstance(golds, list) or not all(isinstance(g, str) for g in golds):
         raise UserError(f"{where}: field '{name}' must be a string or a list of strings")
     golds = [g for g in golds if g.strip()]
     if not golds:
-        raise UserError(f"{where}: field '{name}' is an empty gold answer list")
+        raise UserError(f"{where}: field '{name}' is {'empty' if single else 'an empty gold answer list'}")
     return golds
 
 

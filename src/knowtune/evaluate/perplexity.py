@@ -3,7 +3,8 @@
 A text longer than the window is scored in windows of `max_length` tokens that move by `stride`:
 each window scores only the tokens no earlier window scored, so every token after the first is
 scored exactly once, with at least `max_length - stride` tokens of context once the first window
-is passed. Perplexity is exp of the mean negative log-likelihood over all scored tokens of a
+is passed (stride < max_length, so that windows overlap: the first token of a window that starts
+cold could not be scored). Perplexity is exp of the mean negative log-likelihood over all scored tokens of a
 dataset (token-weighted, not a mean of per-text perplexities). Only each batch's logits exist at
 any time.
 """
@@ -31,15 +32,21 @@ class Window:
 
 
 def windows(ids: list[int], max_length: int, stride: int, text: int = 0) -> list[Window]:
-    """The windows that score tokens 1..len(ids)-1 of one text exactly once."""
-    found = []
-    scored_until = 0  # tokens [0, scored_until) are scored (token 0 never is: nothing predicts it)
-    for begin in range(0, len(ids), stride):
-        end = min(begin + max_length, len(ids))
-        found.append(Window(text, ids[begin:end], max(scored_until - begin, 0)))
+    """The windows that score tokens 1..len(ids)-1 of one text exactly once.
+
+    The first window scores all of its tokens but the first (nothing predicts it); each later one
+    ends `stride` tokens further and scores only those, after `max_length - stride` of context.
+    """
+    if not 0 < stride < max_length:
+        raise ValueError(f"stride must be between 1 and max_length - 1, got {stride} (max_length {max_length})")
+    if not ids:
+        return []
+    found = [Window(text, ids[:max_length], 0)]
+    scored_until = len(found[0].ids)
+    while scored_until < len(ids):
+        end = min(scored_until + stride, len(ids))
+        found.append(Window(text, ids[end - max_length : end], max_length - (end - scored_until)))
         scored_until = end
-        if end == len(ids):
-            break
     return found
 
 

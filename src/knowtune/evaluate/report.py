@@ -4,7 +4,7 @@
   models: label -> what was loaded (paths, sha256 of the weights)
   datasets: name -> path, sha256, metric, records, evaluated, problems (and `skipped` when none was usable)
   results: label ("model", "base" or "predictions") -> dataset -> metrics
-  comparison (compare_base): dataset -> metric -> {base, model, change, better}
+  comparison (compare_base): dataset -> metric -> {base, model, change, verdict (gain, loss or same)}
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ PROBLEMS_SHOWN = 5
 
 
 def compare(results: dict, datasets: dict) -> dict:
-    """Per dataset and headline metric: base and model values, the change, and which is better."""
+    """Per dataset and headline metric: base and model values, the change, and whether the model gained."""
     comparison = {}
     for name, info in datasets.items():
         base, model = results["base"].get(name), results["model"].get(name)
@@ -38,7 +38,7 @@ def compare(results: dict, datasets: dict) -> dict:
                 "base": base[metric],
                 "model": model[metric],
                 "change": change,
-                "better": "same" if change == 0 else "model" if improved else "base",
+                "verdict": "same" if change == 0 else "gain" if improved else "loss",
             }
         comparison[name] = rows
     return comparison
@@ -80,10 +80,11 @@ def render_report(results: dict, about: list[str]) -> str:
     """report.md: `about` lines, the before/after table, a table per metric family, problems."""
     lines = [f"# Evaluation: {results['title']}", "", *[f"- {line}" for line in about], ""]
     if results.get("comparison"):
-        lines += ["## Before and after", "", "Base model vs evaluated model on the same data.", ""]
-        rows = [[name, metric, r["base"], r["model"], f"{r['change']:+.4g}", r["better"]]
+        lines += ["## Before and after", "", "The base model and the evaluated model on the same data "
+                  "(gain: better than the base; perplexity is better when lower).", ""]
+        rows = [[name, metric, r["base"], r["model"], f"{r['change']:+.4g}", r["verdict"]]
                 for name, metrics in results["comparison"].items() for metric, r in metrics.items()]
-        lines += _table(["dataset", "metric", "base", "model", "change", "better"], rows) + [""]
+        lines += _table(["dataset", "metric", "base", "model", "change", "verdict"], rows) + [""]
     for label, per_dataset in results["results"].items():
         lines += [f"## Results: {label}", ""]
         lines += _family_tables(per_dataset, results["datasets"])

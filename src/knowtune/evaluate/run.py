@@ -20,10 +20,16 @@ from knowtune.evaluate.config import EvalConfig, split_metric
 from knowtune.evaluate.eval_data import DEFAULT_SUITE, EvalDataset, fingerprint, load_eval_dataset, suite_path
 from knowtune.evaluate.report import compare, render_report, write_results, write_tensorboard
 from knowtune.evaluate.scoring import evaluate_dataset, score_predictions_file
-from knowtune.evaluate.target import load_target_model, load_target_tokenizer, resolve_targets
+from knowtune.evaluate.target import Target, load_target_model, load_target_tokenizer, resolve_targets
 
-CPU_BATCH_SIZE = 8  # measured best on a 2-core CPU with the default model (benchmarks/batched_generation.py)
-GPU_FIRST_BATCH_SIZE = 64  # halved on out-of-memory
+# Measured on a 2-core CPU (1 thread, another job on the other core), default model, 36 questions, 32 new
+# tokens: 0.57, 0.87, 1.3 and 2.6 answers/s at batch sizes 4, 8, 16 and 36; a decoding step of a small
+# model costs little more for more rows.
+CPU_GENERATION_BATCH = 32
+# A perplexity batch holds batch x window x vocabulary logits (4 x 1024 x 49152 floats: 0.8 GB, twice that
+# while the loss is computed), and a full window keeps a CPU busy on its own.
+CPU_PERPLEXITY_BATCH = 4
+GPU_FIRST_BATCH = 64  # halved on out-of-memory
 
 
 def load_datasets(cfg: EvalConfig) -> list[EvalDataset]:
@@ -57,13 +63,15 @@ def _dataset_info(d: EvalDataset) -> dict:
     return info
 
 
-def _batch_size(cfg: EvalConfig) -> tuple[int, bool]:
+def _batch_size(cfg: EvalConfig, metric: str) -> tuple[int, bool]:
     """(batch size to start with, whether to halve it on out-of-memory)."""
     import torch
 
     if cfg.batch_size != "auto":
         return cfg.batch_size, False
-    return (GPU_FIRST_BATCH_SIZE, True) if torch.cuda.is_available() else (CPU_BATCH_SIZE, False)
+    if torch.cuda.is_available():
+        return GPU_FIRST_BATCH, True
+    return (CPU_PERPLEXITY_BATCH if metric == "perplexity" else CPU_GENERATION_BATCH), False
 
 
 def _summary(metrics: dict, metric: str) -> str:
@@ -86,6 +94,43 @@ def _header(command: list[str] | None) -> dict:
     }
 
 
+def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg: EvalConfig, out_dir: Path) -> dict:
+    """Metrics per dataset for one model; its predictions go to out_dir/predictions[/base]/<dataset>.jsonl."""
+    import torch
+
+    shown = f"{target.adapter} on {target.base}" if target.adapter else target.base
+    print(f"[{target.label}] loading {shown}", flush=True)
+    model = load_target_model(target, cfg.trust_remote_code)
+    folder = out_dir / "predictions" / ("" if target.label == "model" else target.label)
+    folder.mkdir(parents=True, exist_ok=True)
+    found = {}
+    for d in datasets:
+        torch.manual_seed(cfg.seed)
+        batch_size, shrink = _batch_size(cfg, d.metric)
+        with (folder / f"{d.name}.jsonl").open("w", encoding="utf-8") as sink:
+            found[d.name] = metrics = evaluate_dataset(
+                model, tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
+                max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                max_length=cfg.max_length, stride=cfg.stride, sink=sink,
+            )
+        print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
+    return found
+
+
+def _about(cfg: EvalConfig, targets: list[Target], results: dict, per_label: dict) -> list[str]:
+    """The report's opening lines: what was loaded, how it was evaluated, the command."""
+    used = sorted({m["batch_size"] for per in per_label.values() for m in per.values()})
+    decoding = "greedy" if not cfg.temperature else f"sampling at temperature {cfg.temperature}, top_p {cfg.top_p}"
+    lines = [f"**{t.label}**: " + (f"adapter `{t.adapter}` on base `{t.base}`" if t.adapter else f"`{t.base}`")
+             for t in targets]
+    return lines + [
+        f"{results['created']} on {results['settings']['device']}; {decoding}, max_new_tokens {cfg.max_new_tokens}; "
+        f"perplexity window {cfg.max_length}, stride {cfg.stride}; batch size {cfg.batch_size} "
+        f"(used: {', '.join(map(str, used))})",
+        f"command: `{results['command']}`",
+    ]
+
+
 def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
     """Evaluate according to `cfg`; return the results (also written as <output_dir>/results.json)."""
     if cfg.predictions:
@@ -101,40 +146,22 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
     else:
         raise UserError("give --output_dir (only a run directory has a default, <run>/eval)")
     datasets = load_datasets(cfg)
-    for d in datasets:
-        if d.problems:
-            print(f"{d.name}: {len(d.problems)} of {d.records} records left out, e.g. {d.problems[0]}", file=sys.stderr)
     usable = [d for d in datasets if d.items]
     if not usable:
         raise UserError(f"no dataset has a record that can be evaluated; {datasets[0].problems[0]}")
+    for d in datasets:
+        if d.problems:
+            print(f"{d.name}: {len(d.problems)} of {d.records} records left out, e.g. {d.problems[0]}", file=sys.stderr)
     tokenizers = {t.label: load_target_tokenizer(t, cfg.trust_remote_code) for t in targets}
     for t in targets:
         if not tokenizers[t.label].chat_template and any(d.metric != "perplexity" for d in usable):
             raise UserError(
                 f"the tokenizer of {t.adapter or t.base} has no chat template, which qa and extraction datasets need"
             )
-    batch_size, shrink = _batch_size(cfg)
     _prepare_output(out_dir)
 
     # Work.
-    per_label: dict[str, dict] = {}
-    for target in targets:
-        print(f"[{target.label}] loading {target.adapter or target.base}" + (f" on {target.base}" if target.adapter else ""), flush=True)
-        model, tokenizer = load_target_model(target, cfg.trust_remote_code), tokenizers[target.label]
-        per_label[target.label] = {}
-        folder = out_dir / "predictions" / ("" if target.label == "model" else target.label)
-        folder.mkdir(parents=True, exist_ok=True)
-        for d in usable:
-            torch.manual_seed(cfg.seed)
-            with (folder / f"{d.name}.jsonl").open("w", encoding="utf-8") as sink:
-                metrics = evaluate_dataset(
-                    model, tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
-                    max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                    max_length=cfg.max_length, stride=cfg.stride, sink=sink,
-                )
-            per_label[target.label][d.name] = metrics
-            print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
-        del model
+    per_label = {t.label: _evaluate_target(t, tokenizers[t.label], usable, cfg, out_dir) for t in targets}
 
     # Save.
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -148,14 +175,11 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
     }
     if cfg.compare_base:
         results["comparison"] = compare(results["results"], results["datasets"])
-    used = sorted({m["batch_size"] for per in per_label.values() for m in per.values()})
-    decoding = "greedy" if not cfg.temperature else f"sampling at temperature {cfg.temperature}, top_p {cfg.top_p}"
-    about = [f"**{t.label}**: " + (f"adapter `{t.adapter}` on base `{t.base}`" if t.adapter else f"`{t.base}`") for t in targets]
-    about += [
-        f"{results['created']} on {device}; {decoding}, max_new_tokens {cfg.max_new_tokens}; perplexity window "
-        f"{cfg.max_length}, stride {cfg.stride}; batch size {cfg.batch_size} (used: {', '.join(map(str, used))})",
-        f"command: `{results['command']}`",
-    ]
+        for name, rows in results["comparison"].items():
+            print(f"{name}: " + ", ".join(
+                f"{metric} {r['base']:.4g} -> {r['model']:.4g} ({r['verdict']})" for metric, r in rows.items()
+            ))
+    about = _about(cfg, targets, results, per_label)
     _save(out_dir, results, about)
     return results
 
@@ -164,7 +188,7 @@ def _save(out_dir: Path, results: dict, about: list[str]) -> None:
     write_results(out_dir, results)
     (out_dir / "report.md").write_text(render_report(results, about), encoding="utf-8")
     write_tensorboard(out_dir, results)
-    print(f"Results: {out_dir / 'results.json'}, report: {out_dir / 'report.md'}", flush=True)
+    print(f"Results: {out_dir / 'results.json'}, report: {out_dir / 'report.md'}", file=sys.stderr)
 
 
 def score_predictions(cfg: EvalConfig, command: list[str] | None = None) -> dict:

@@ -17,7 +17,6 @@ from knowtune.evaluate.config import EvalConfig
 from knowtune.evaluate.eval_data import fingerprint
 from knowtune.models import load_model, load_tokenizer, resolve_model
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,9 @@ def check_weights(path: str, adapter: bool = False) -> None:
     if not folder.is_dir():
         return
     names = [p.name for p in folder.iterdir() if p.is_file()]
-    if adapter:
-        found = any(n.startswith("adapter_model") and n.endswith(WEIGHT_SUFFIXES) for n in names)
-    else:
-        found = any(n.endswith(WEIGHT_SUFFIXES) for n in names)
+    # training_args.bin and the like sit beside the weights, so only the weights' own names count.
+    prefix = "adapter_model" if adapter else ("model", "pytorch_model")
+    found = any(n.startswith(prefix) and n.endswith((".safetensors", ".bin")) for n in names)
     if not found:
         kind = "adapter weights (adapter_model.safetensors)" if adapter else "weights (*.safetensors or *.bin)"
         raise UserError(f"model path {folder} has no {kind}; was training interrupted before it saved?")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -99,6 +99,48 @@ class TrainConfig(Strict):
     resume: str | None = Field(None, description="'auto' (latest checkpoint of this run, if any) or a checkpoint path.")
     overwrite: bool = Field(False, description="Replace an existing run directory instead of refusing.")
 
+    distributed: Literal["ddp", "fsdp", "deepspeed"] = Field(
+        "ddp",
+        description="How several processes share the work: ddp (a full copy per process; gloo on CPUs), fsdp "
+        "(sharded, saves a full state dict) or deepspeed (see deepspeed_config). Start several processes with "
+        "--nproc_per_node N; fsdp and deepspeed need CUDA GPUs and use them all unless told otherwise.",
+    )
+    deepspeed_config: str = Field(
+        "zero2",
+        description="distributed=deepspeed: zero2 or zero3 (shipped configs), or the path of your own DeepSpeed "
+        "JSON; a ZeRO-3 config must set stage3_gather_16bit_weights_on_model_save so final_model is complete.",
+    )
+    gpu_ids: list[int] | None = Field(
+        None,
+        description="Train on these GPUs, one process each; indices as torch numbers them (nvidia-smi's numbers "
+        "when CUDA_DEVICE_ORDER=PCI_BUS_ID).",
+    )
+    gpu_type: str | None = Field(
+        None,
+        description="Train on every GPU whose name contains this text (e.g. A800), one process each; auto = all GPUs.",
+    )
+    ddp_timeout: int = Field(
+        1800, gt=0, description="Seconds a process waits for the others (collectives, barriers) before failing."
+    )
+    rope_theta: float | None = Field(
+        None, gt=0, description="Override the RoPE base frequency (None = the model's own, as recorded in its config)."
+    )
+    no_rope_layers: list[int | str] | None = Field(
+        None,
+        description="Decoder layers that get no rotary position embedding (NoPE), as indices or ranges ('20-32'); "
+        "llama, qwen2 and qwen3 models. None = as recorded by the model (a knowtune-trained model keeps its "
+        "setting); [] = RoPE on every layer.",
+    )
+    stages: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Train in stages, in order, each a partial override of this config (e.g. {method: freeze, "
+        "training: {learning_rate: 1e-4}}); stage N+1 starts from stage N's final model (a LoRA stage is merged "
+        "first); each stage has its own run directory <experiment_name>/stage-N/.",
+    )
+    start_stage: int = Field(
+        1, ge=1, description="Run the stages from this one on; the earlier stages' results must exist already."
+    )
+
     @field_validator("experiment_name")
     @classmethod
     def _plain_name(cls, v: str) -> str:
@@ -112,4 +154,49 @@ class TrainConfig(Strict):
             raise ValueError("method=freeze needs freeze.trainable_layers or freeze.extra_modules")
         if self.resume and self.overwrite:
             raise ValueError("resume and overwrite exclude each other")
+        if self.gpu_ids is not None and self.gpu_type is not None:
+            raise ValueError("set gpu_ids or gpu_type, not both")
+        if self.start_stage > max(len(self.stages), 1):
+            raise ValueError(f"start_stage={self.start_stage}, but the config lists {len(self.stages)} stages")
+        if self.stages and self.resume not in (None, "auto"):
+            raise ValueError("with stages, resume must be 'auto' (each stage resumes from its own checkpoints)")
+        for index in range(1, len(self.stages) + 1):
+            self.stage_config(index)  # a bad stage fails now, not after the stages before it have trained
         return self
+
+    def stage_config(self, index: int) -> TrainConfig:
+        """Stage `index` (1-based): this config with the stage's overrides applied, and no stages of its own.
+
+        Where the stage trains and from which model is up to the caller (knowtune.train.stages).
+        """
+        from knowtune.config import validate
+        from knowtune.errors import UserError
+
+        override = self.stages[index - 1]
+        if not isinstance(override, dict):
+            raise ValueError(f"stage {index} must be a mapping of config keys, got {override!r}")
+        fixed = sorted(RUN_LEVEL_KEYS & set(override))
+        if fixed:
+            raise ValueError(f"stage {index}: {', '.join(fixed)} cannot be set per stage (they apply to the whole run)")
+        merged = _deep_merge(self.model_dump(exclude={"stages", "start_stage"}), override)
+        try:
+            return validate(TrainConfig, merged, source=f"stage {index}")
+        except UserError as e:
+            raise ValueError(str(e)) from None
+
+
+# Keys a stage cannot override: they say where the run lives, what it starts from, or how it is launched.
+RUN_LEVEL_KEYS = {
+    "model", "trust_remote_code", "cache_dir", "experiment_name", "base_output_dir", "resume", "overwrite",
+    "distributed", "deepspeed_config", "gpu_ids", "gpu_type", "ddp_timeout", "stages", "start_stage",
+}
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

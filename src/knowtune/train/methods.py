@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import torch
 
 from knowtune.errors import UserError, missing_extra
-from knowtune.models import load_model
+from knowtune.models import layer_indices, load_model
 from knowtune.train.config import FreezeSettings, LoraSettings, TrainConfig
 
 
@@ -32,27 +33,10 @@ def lora_config(settings: LoraSettings):
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, task_type="CAUSAL_LM")
 
 
-def _layer_indices(spec: list[int | str], n_layers: int) -> set[int]:
-    chosen = set()
-    for item in spec:
-        text = str(item).strip()
-        m = re.fullmatch(r"(-?\d+)\s*-\s*(-?\d+)", text)
-        try:
-            lo, hi = (int(m.group(1)), int(m.group(2))) if m else (int(text), int(text))
-        except ValueError:
-            raise UserError(f"freeze.trainable_layers: '{item}' is not a layer index or range like '20-23'") from None
-        for i in range(lo, hi + 1):
-            j = i + n_layers if i < 0 else i
-            if not 0 <= j < n_layers:
-                raise UserError(f"freeze.trainable_layers: layer {i} does not exist (the model has {n_layers})")
-            chosen.add(j)
-    return chosen
-
-
 def apply_freeze(model, settings: FreezeSettings) -> list[str]:
     """Train only the chosen layers/modules; return the names of the trainable parameters."""
     n_layers = model.config.num_hidden_layers
-    layers = _layer_indices(settings.trainable_layers, n_layers)
+    layers = layer_indices(settings.trainable_layers, n_layers, "freeze.trainable_layers")
     modules = [m for m in settings.trainable_modules if m != "all"]
     layer_re = re.compile(r"\.layers\.(\d+)\.")
     trainable = []
@@ -89,15 +73,17 @@ def _quantization_config(bits: int):
 
 def build_model(cfg: TrainConfig, model_path: str):
     """The model ready for the trainer, and a one-line summary of what trains."""
+    rope = {"rope_theta": cfg.rope_theta, "no_rope_layers": cfg.no_rope_layers}
     if cfg.method == "qlora":
         from peft import get_peft_model, prepare_model_for_kbit_training
 
         quant = _quantization_config(cfg.lora.quantization_bits)
-        model = load_model(model_path, cfg.trust_remote_code, quantization_config=quant, device_map={"": 0})
+        device = {"": int(os.environ.get("LOCAL_RANK", 0))}  # torchrun: each process quantizes onto its own GPU
+        model = load_model(model_path, cfg.trust_remote_code, quantization_config=quant, device_map=device, **rope)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.training.gradient_checkpointing)
         model = get_peft_model(model, lora_config(cfg.lora))
     else:
-        model = load_model(model_path, cfg.trust_remote_code)
+        model = load_model(model_path, cfg.trust_remote_code, **rope)
         if cfg.method == "lora":
             from peft import get_peft_model
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, ProgressCallback
+from transformers import EarlyStoppingCallback, ProgressCallback, set_seed
 from transformers.integrations import TensorBoardCallback
 
-from knowtune.data import build_datasets
 from knowtune.errors import UserError, missing_extra
-from knowtune.models import load_tokenizer, resolve_model
-from knowtune.train import rundir
+from knowtune.models import load_model, load_tokenizer, load_trained, model_config, resolve_model, save_merged
+from knowtune.train import rope, rundir
 from knowtune.train.config import TrainConfig
+from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main, trainer_kwargs
 from knowtune.train.methods import build_model
 
 log = logging.getLogger("knowtune")
@@ -79,7 +79,6 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         num_train_epochs=t.num_train_epochs,
         max_steps=t.max_steps,
-        activation_checkpointing=t.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         dataloader_pin_memory=torch.cuda.is_available(),
         max_grad_norm=t.max_grad_norm,
@@ -100,6 +99,7 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         # knowtune.data already tokenized, masked, truncated and counted the samples.
         dataset_kwargs={"skip_prepare_dataset": True},
         disable_tqdm=False,
+        **trainer_kwargs(cfg),
         **_precision(cfg),
     )
 
@@ -130,34 +130,62 @@ class TrainResult:
 
 
 def run(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
-    """Train according to `cfg`; everything it produces lands in the run directory.
+    """Train according to `cfg`, all its stages in order; everything it produces lands in the run directory.
 
-    `command` is the command line recorded in train_command.txt (default: sys.argv).
+    `command` is the command line recorded in train_command.txt (default: sys.argv). With stages, the
+    result is the last stage's.
     """
+    if cfg.stages:
+        from knowtune.train.stages import run_stages
+
+        return run_stages(cfg, command)
+    return run_one(cfg, command)
+
+
+def _prepare(cfg: TrainConfig, model_path: str, command: list[str] | None) -> tuple[Path, Path | None, str]:
+    """On rank 0 only: the run directory, the checkpoint to resume from, and the model to start from."""
+    run_dir, resume_from = rundir.prepare(cfg)
+    if (Path(model_path) / "adapter_config.json").is_file():
+        # An adapter is not a model to train: merge it into its base once, inside this run.
+        model_path = str(save_merged(model_path, run_dir / "merged_base", cfg.trust_remote_code))
+    rundir.record(run_dir, cfg, model_path, command)
+    return run_dir, resume_from, model_path
+
+
+def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
+    """One training run (no stages). In every process of a distributed run; only rank 0 writes files."""
     from trl import SFTTrainer
 
-    # Setup: everything that can reject the input runs before the model is loaded.
+    # Setup: everything that can reject the input runs before the run directory is touched.
+    check_engine(cfg)
     model_path = resolve_model(cfg.model, cfg.cache_dir)
+    if not (Path(model_path) / "adapter_config.json").is_file():
+        model_config(model_path, cfg.trust_remote_code, cfg.rope_theta, cfg.no_rope_layers)  # RoPE settings fit
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
-    train_ds, eval_ds, data_stats = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed, cache_dir=cfg.cache_dir)
+    has_eval = bool(cfg.data.eval) or cfg.data.validation_split_percentage > 0
+    args = trainer_args(cfg, Path(cfg.base_output_dir) / cfg.experiment_name, has_eval)
+    main, distributed = args.process_index == 0, args.world_size > 1
+    train_ds, eval_ds, data_stats = datasets_once(cfg, tokenizer, args, model_path)
     heldout = None
     if cfg.heldout:
         from knowtune.evaluate.qa_check import load_qa_file
 
         heldout = load_qa_file(cfg.heldout)
-    args = trainer_args(cfg, Path(cfg.base_output_dir) / cfg.experiment_name, eval_ds is not None)
-    run_dir, resume_from = rundir.prepare(cfg)
-    rundir.record(run_dir, cfg, model_path, command)
-    handler = rundir.attach_log_file(run_dir)
+    with loading_alone(args):
+        run_dir, resume_from, model_path = on_main(args, lambda: _prepare(cfg, model_path, command))
+    handler = rundir.attach_log_file(run_dir) if main else None
+    say = _say if main else (lambda message: None)
     try:
         log.info("data: %s", json.dumps(data_stats))
-        print(f"Data: {data_stats['train_samples']} training samples, {data_stats['eval_samples']} eval samples "
-              f"({data_stats['dropped_no_trainable_tokens']} dropped: no trainable token left after "
-              f"max_seq_length={cfg.data.max_seq_length})", flush=True)
+        say(f"Data: {data_stats['train_samples']} training samples, {data_stats['eval_samples']} eval samples "
+            f"({data_stats['dropped_no_trainable_tokens']} dropped: no trainable token left after "
+            f"max_seq_length={cfg.data.max_seq_length})")
+        set_seed(cfg.training.seed)  # adapters start from seeded random weights: a rerun is the same run
         model, summary = build_model(cfg, model_path)
-        log.info(summary)
-        print(summary, flush=True)
-        before = _heldout_accuracy(model, tokenizer, heldout, "before") if heldout and not resume_from else None
+        say(summary)
+        before = None
+        if heldout and not resume_from and not distributed:
+            before = _heldout_accuracy(model, tokenizer, heldout, "before")
 
         tensorboard = TensorBoardCallback()
         tensorboard.logging_dir = str(run_dir / "tensorboard")
@@ -178,34 +206,58 @@ def run(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             message = f"Training {total} steps -> {run_dir}"
             if cfg.resume == "auto":
                 message = f"resume=auto: no checkpoint in {run_dir / 'checkpoints'} yet. " + message
-        print(message, flush=True)
-        log.info(message)
+        if distributed:
+            message += f" ({args.world_size} processes, {cfg.distributed})"
+        say(message)
 
         # Work.
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
-        # Save.
+        # Save. Every process takes part (FSDP and ZeRO-3 gather their shards here); rank 0 writes.
         final = run_dir / "final_model"
         trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
         history = trainer.state.log_history
-        losses = np.array([h["loss"] for h in history if "loss" in h], dtype=np.float32)
-        np.save(run_dir / "losses.npy", losses)
         metrics = {
             "method": cfg.method,
             "trainable": summary,
             "global_step": trainer.state.global_step,
+            "world_size": args.world_size,
             "train": result.metrics,
             "eval": trainer.evaluate() if eval_ds is not None else None,
             "best_checkpoint": trainer.state.best_model_checkpoint,
             "data": data_stats,
             "log_history": history,
         }
-        if heldout:
-            after = _heldout_accuracy(trainer.model, tokenizer, heldout, "after")
-            metrics["heldout"] = {"before": before, "after": after}
-        (run_dir / "training_metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
-        print(f"Done: final model in {final}", flush=True)
+        if main:
+            tokenizer.save_pretrained(str(final))
+            if cfg.method in ("lora", "qlora") and (cfg.rope_theta is not None or cfg.no_rope_layers is not None):
+                rope.write_sidecar(final, cfg.rope_theta, cfg.no_rope_layers)  # the base's config is not saved
+            losses = np.array([h["loss"] for h in history if "loss" in h], dtype=np.float32)
+            np.save(run_dir / "losses.npy", losses)
+            if heldout and distributed:  # the trained weights are sharded or wrapped: read them back whole
+                with loading_alone(args):
+                    before, after = _heldout_from_disk(cfg, model_path, final, tokenizer, heldout, resume_from, args.device)
+                metrics["heldout"] = {"before": before, "after": after}
+            elif heldout:
+                metrics["heldout"] = {"before": before, "after": _heldout_accuracy(trainer.model, tokenizer, heldout, "after")}
+            (run_dir / "training_metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+            say(f"Done: final model in {final}")
         return TrainResult(run_dir, metrics, trainer.model, tokenizer)
     finally:
-        rundir.detach_log_file(handler)
+        if handler is not None:
+            rundir.detach_log_file(handler)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+    log.info(message)
+
+
+def _heldout_from_disk(cfg, model_path, final, tokenizer, heldout, resumed, device) -> tuple[dict | None, dict]:
+    before = None
+    if not resumed:
+        base = load_model(model_path, cfg.trust_remote_code, rope_theta=cfg.rope_theta, no_rope_layers=cfg.no_rope_layers)
+        before = _heldout_accuracy(base.to(device), tokenizer, heldout, "before")
+        del base
+    trained, _ = load_trained(final, trust_remote_code=cfg.trust_remote_code)
+    return before, _heldout_accuracy(trained.to(device), tokenizer, heldout, "after")

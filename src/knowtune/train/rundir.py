@@ -73,7 +73,7 @@ def environment_info() -> str:
         f"cpu_count: {os.cpu_count()}",
         f"torch_threads: {torch.get_num_threads()}",
     ]
-    for pkg in ["knowtune", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes"]:
+    for pkg in ["knowtune", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes", "deepspeed"]:
         try:
             lines.append(f"{pkg}: {importlib.metadata.version(pkg)}")
         except importlib.metadata.PackageNotFoundError:
@@ -83,6 +83,10 @@ def environment_info() -> str:
             lines.append(f"cuda:{i}: {torch.cuda.get_device_name(i)}")
     else:
         lines.append("cuda: not available")
+    # Set by torchrun / accelerate launch (and CUDA_VISIBLE_DEVICES by gpu_ids / gpu_type).
+    for name in ["WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "CUDA_VISIBLE_DEVICES"]:
+        if name in os.environ:
+            lines.append(f"{name}: {os.environ[name]}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,134 @@
+"""Q&A pairs generated per second: batched vs one prompt at a time (hf), concurrent vs sequential (openai).
+
+    .venv/bin/python benchmarks/generation_throughput.py [--facts 16] [--batch_size 16] [--concurrency 8]
+
+Both halves run `knowtune generate`'s pair stage: one persona's questions about each fact, then
+the answer to every question, through the same Caller and parsers as a real run, each mode with
+an empty cache of its own. The facts are the first sentences of the demo corpus.
+
+- hf: the shipped default model on this machine's CPU (or GPU), batch_size N versus 1, in one
+  process with one loaded model.
+- openai: a local OpenAI-compatible server that takes `--latency` seconds per request and serves
+  requests in parallel, as vLLM or a hosted API do; `--concurrency` requests in flight versus 1.
+  It measures the client side (the official client, the thread pool, the cache), not a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from knowtune.config import load_config
+from knowtune.data.chunk import sentence_spans
+from knowtune.data.ingest import read_documents
+from knowtune.synth.backends import HFBackend, OpenAIBackend
+from knowtune.synth.calls import Call, CallCache, Caller
+from knowtune.synth.config import GenerateConfig
+from knowtune.synth.parse import parse_answer, parse_questions
+
+CORPUS = Path(__file__).resolve().parents[1] / "examples" / "demo" / "corpus"
+
+
+def demo_facts(n: int) -> list[str]:
+    documents, _ = read_documents([str(CORPUS)], ["md"])
+    sentences = [d.text[a:b] for d in documents for a, b in sentence_spans(d.text)]
+    return [s for s in sentences if len(s.split()) >= 6][:n]
+
+
+def pairs_per_second(backend, cfg: GenerateConfig, facts: list[str]) -> tuple[int, float]:
+    """Generate one persona's questions per fact and their answers; return (pairs, seconds)."""
+    def user(text: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": text}]
+
+    q, a, n = cfg.prompts.questions, cfg.prompts.answer, cfg.qa_amount_per_fact
+    with tempfile.TemporaryDirectory() as tmp:
+        caller = Caller(backend, CallCache(Path(tmp) / "cache.sqlite"), max_attempts=1, reask=cfg.prompts.reask)
+        start = time.perf_counter()
+        calls = [Call(f"questions {i}", user(q.template.format(fact=f, persona=cfg.personas[0], n=n, summary="")),
+                      parse_questions) for i, f in enumerate(facts)]
+        asked = caller.ask(calls, q.max_new_tokens * n, "questions", "fact")
+        questions = [(f, question) for f, found in zip(facts, asked) for question in (found or [])[:n]]
+        calls = [Call(f"answer {i}", user(a.template.format(fact=f, question=question, summary="")), parse_answer)
+                 for i, (f, question) in enumerate(questions)]
+        answers = caller.ask(calls, a.max_new_tokens, "answers", "question")
+        seconds = time.perf_counter() - start
+        caller.cache.close()
+    return sum(answer is not None for answer in answers), seconds
+
+
+class LatencyServer:
+    """An OpenAI-compatible server that answers after a fixed delay, many requests at once."""
+
+    def __init__(self, latency: float):
+        def reply(prompt: str) -> str:
+            if prompt.startswith("Read this fact"):
+                fact = re.search(r'"(.*)"', prompt).group(1)
+                return f"1. What does the fact say about {fact.split()[0]}?\n2. Which detail ends '{fact[:20]}'?"
+            return "A few words from the fact."
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(latency)
+                content = reply(body["messages"][0]["content"])
+                payload = json.dumps({"id": "b", "object": "chat.completion", "created": 0, "model": body["model"],
+                                      "choices": [{"index": 0, "finish_reason": "stop",
+                                                   "message": {"role": "assistant", "content": content}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--facts", type=int, default=16, help="facts to write pairs about")
+    parser.add_argument("--batch_size", type=int, default=16, help="hf: batch size of the batched mode")
+    parser.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight in the concurrent mode")
+    parser.add_argument("--latency", type=float, default=0.2, help="openai: seconds the local server takes per request")
+    parser.add_argument("--model", default="smollm2-135m-instruct", help="hf: the model")
+    parser.add_argument("--skip_hf", action="store_true", help="only the openai half (no model needed)")
+    args = parser.parse_args()
+    facts = demo_facts(args.facts)
+    rows = []
+
+    if not args.skip_hf:
+        cfg = load_config(GenerateConfig, None, ["data_path=unused", f"model_name_or_path={args.model}"])
+        backend = HFBackend(args.model, args.batch_size, temperature=0.0)
+        for batch_size in (args.batch_size, 1):  # the same loaded model
+            backend.batch_size = batch_size
+            rows.append((f"hf batch_size={batch_size}", *pairs_per_second(backend, cfg, facts)))
+
+    server = LatencyServer(args.latency)
+    for concurrency in (args.concurrency, 1):
+        cfg = load_config(GenerateConfig, None, ["data_path=unused", "model_type=openai", "model_name_or_path=bench",
+                                                 f"backend.base_url={server.url}", f"backend.concurrency={concurrency}"])
+        rows.append((f"openai concurrency={concurrency}", *pairs_per_second(OpenAIBackend("bench", cfg), cfg, facts)))
+
+    print(f"\n{len(facts)} facts, one persona, qa_amount_per_fact=2; openai server latency {args.latency} s/request\n")
+    print("| mode | pairs | seconds | pairs/s |\n|---|---|---|---|")
+    for name, pairs, seconds in rows:
+        print(f"| {name} | {pairs} | {seconds:.1f} | {pairs / seconds:.2f} |")
+    for fast, slow in zip(rows[::2], rows[1::2]):
+        print(f"\n{fast[0]} vs {slow[0]}: {(fast[1] / fast[2]) / (slow[1] / slow[2]):.1f}x pairs/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

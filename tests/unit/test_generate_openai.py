@@ -1,0 +1,268 @@
+"""`knowtune generate` with the openai backend, against a local OpenAI-compatible server started here.
+
+The server plays a deterministic "model" that follows the shipped prompts, and injects the faults
+a real server shows: 503s, replies slower than the client's timeout, bodies that are not JSON,
+bodies without choices, and model replies that cannot be parsed. The output must not change:
+no record lost, none duplicated. A run that is killed midway and started again must give the
+same files and must not send again any call that had finished.
+"""
+
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from knowtune.config import load_config
+from knowtune.errors import UserError
+from knowtune.synth.config import GenerateConfig
+from knowtune.synth.curate import content_words
+from knowtune.synth.run import run
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "examples" / "demo" / "corpus"
+OUTPUTS = ("train.jsonl", "heldout.jsonl", "rejected.jsonl", "coverage.json", "coverage.md")
+
+
+def fake_model(prompt: str) -> str:
+    """Replies as a model following the shipped prompts would; nonsense to anything else.
+
+    Facts are the text's sentences. A question quotes the start of its fact and asks for the next
+    word, when that word is a content word; the answer is that word.
+    """
+    if prompt.startswith("Text:\n") and "List every fact" in prompt:
+        text = prompt[len("Text:\n") : prompt.index("\n\nList every fact")]
+        sentences = [s.strip() for s in re.split(r"(?<=[.!?])(?<!Dr\.)\s+", text) if len(s.split()) >= 4]
+        return "\n".join(f"- {s}" for s in sentences)
+    if found := re.match(r'Read this fact: "(.*)"\nWrite (\d+) different quiz questions about it that (.*) would ask', prompt):
+        fact, n, persona = found.group(1), int(found.group(2)), found.group(3)
+        words = re.findall(r"[\w'-]+", fact)
+        asked = [k for k in range(1, len(words) - 1) if content_words(words[k + 1]) and words[k + 1] not in words[: k + 1]]
+        return "\n".join(f"{i + 1}. {persona.split()[-1]}: {' '.join(words[: k + 1])} what?" for i, k in enumerate(asked[:n]))
+    if found := re.match(r"Fact: (.*)\nQuestion: \w+: (.*) what\?", prompt):
+        words = re.findall(r"[\w'-]+", found.group(1))
+        return words[len(found.group(2).split())]
+    return "Sorry, I cannot help with that."
+
+
+class FakeServer:
+    """POST /v1/chat/completions; `faults` maps the n-th request (from 1) to a fault to inject."""
+
+    def __init__(self, faults=None, fail_if=None, delay=0.0, timeout_sleep=1.5):
+        self.faults = dict(faults or {})
+        self.fail_if = fail_if  # requests whose prompt contains this always get a 503
+        self.delay, self.timeout_sleep = delay, timeout_sleep
+        self.log = []  # (n, fault, messages, authorization)
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    n = len(server.log) + 1
+                    prompt = body["messages"][0]["content"]
+                    fault = "always_503" if server.fail_if and server.fail_if in prompt else server.faults.get(n)
+                    server.log.append((n, fault, body["messages"], self.headers.get("Authorization")))
+                time.sleep(server.delay)
+                try:
+                    self.answer(body, fault)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up on a slow reply
+                    pass
+
+            def answer(self, body, fault):
+                if fault in ("503", "always_503"):
+                    return self.send(503, b'{"error": {"message": "overloaded"}}')
+                if fault == "timeout":
+                    time.sleep(server.timeout_sleep)
+                if fault == "bad_json":
+                    return self.send(200, b'{"choices": [{"message": ')
+                if fault == "no_choices":
+                    return self.send(200, b'{"id": "x", "choices": []}')
+                # A retry after an unparseable reply is a longer conversation; the task is its first message.
+                content = "I am not sure what you mean." if fault == "unparseable" else fake_model(body["messages"][0]["content"])
+                reply = {
+                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                }
+                self.send(200, json.dumps(reply).encode())
+
+            def send(self, status, payload):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def prompts(self) -> set[str]:
+        return {json.dumps(messages, sort_keys=True) for _, _, messages, _ in self.log}
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(**kwargs):
+        servers.append(FakeServer(**kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def overrides(server, save_dir, tokenizer, *extra):
+    return [
+        f"data_path={CORPUS}", "model_type=api", "model_name_or_path=fake-model", f"tokenizer={tokenizer}",
+        f"backend.base_url={server.url}", "backend.api_key_env=KNOWTUNE_TEST_KEY", "backend.concurrency=4",
+        "backend.timeout_s=0.5", "backend.max_retries=2", "chunk_size_by_token=120", f"save_dir={save_dir}", *extra,
+    ]
+
+
+def generate(server, save_dir, tokenizer, *extra):
+    return run(load_config(GenerateConfig, None, overrides(server, save_dir, tokenizer, *extra)))
+
+
+def cached(save_dir: Path) -> set[str]:
+    """The conversations whose replies are in the cache, as FakeServer.prompts() writes them."""
+    db = sqlite3.connect(save_dir / "cache.sqlite")
+    try:
+        return {json.dumps(json.loads(r)["messages"], sort_keys=True) for (r,) in db.execute("SELECT request FROM calls")}
+    finally:
+        db.close()
+
+
+def outputs(save_dir: Path) -> dict[str, str]:
+    return {name: (save_dir / name).read_text(encoding="utf-8") for name in OUTPUTS}
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_clean_run_writes_a_split_with_provenance(serve, tiny_llama, tmp_path):
+    result = generate(serve(), tmp_path / "out", tiny_llama)
+    totals = result.coverage["totals"]
+    train, heldout = records(tmp_path / "out" / "train.jsonl"), records(tmp_path / "out" / "heldout.jsonl")
+    assert totals["facts_kept"] >= 8 and totals["facts_covered"] == totals["facts_kept"]
+    assert len(train) == totals["train"] > 0 and len(heldout) == totals["heldout"] > 0
+    for record in train + heldout:
+        assert set(record) >= {"question", "answer", "fact", "fact_id", "document", "chunk", "persona"}
+        assert record["fact_id"].startswith(f"{record['document']}#{record['chunk']}/f")
+        assert record["answer"].lower() in record["fact"].lower()
+    # Every fact with two or more pairs is asked about in heldout.jsonl, with another wording than in train.
+    for fact in result.coverage["facts"]:
+        if fact["pairs_kept"] >= 2:
+            assert fact["heldout"] == 1 and fact["train"] == fact["pairs_kept"] - 1
+    train_questions = {r["question"] for r in train}
+    assert not any(r["question"] in train_questions for r in heldout)
+    # The report counts what was dropped, and why; personas rotate over the facts.
+    assert totals["pairs_generated"] == totals["pairs_kept"] + sum(result.coverage["dropped_pairs"].values())
+    assert len({r["persona"] for r in train + heldout}) >= 4
+
+
+def test_faults_lose_and_duplicate_nothing(serve, tiny_llama, tmp_path):
+    generate(serve(), tmp_path / "clean", tiny_llama)
+    faults = {1: "503", 2: "timeout", 3: "bad_json", 4: "no_choices", 5: "unparseable", 9: "503", 10: "503",
+              14: "bad_json", 20: "timeout", 25: "unparseable", 31: "no_choices"}
+    server = serve(faults=faults)
+    result = generate(server, tmp_path / "faulty", tiny_llama)
+
+    assert {fault for _, fault, _, _ in server.log if fault} == {"503", "timeout", "bad_json", "no_choices", "unparseable"}
+    assert result.coverage["totals"]["calls_skipped"] == 0
+    assert outputs(tmp_path / "faulty") == outputs(tmp_path / "clean")
+    for name in ("train.jsonl", "heldout.jsonl"):
+        questions = [r["question"] for r in records(tmp_path / "faulty" / name)]
+        assert len(questions) == len(set(questions))
+
+
+def test_a_request_that_keeps_failing_is_skipped_and_done_by_the_next_run(serve, tiny_llama, tmp_path, capsys):
+    generate(serve(), tmp_path / "clean", tiny_llama)
+    broken = serve(fail_if="Oskerby")
+    result = generate(broken, tmp_path / "out", tiny_llama, "backend.max_retries=0", "max_attempts=2")
+
+    skipped = result.coverage["skipped_calls"]
+    assert skipped and all("HTTP 503" in s["reason"] for s in skipped)
+    assert any(s["request"].startswith("facts of ") and "tarnwick" in s["request"] for s in skipped)
+    assert "skipped facts of" in capsys.readouterr().err
+    assert "## Skipped model calls" in (tmp_path / "out" / "coverage.md").read_text()
+
+    done = cached(tmp_path / "out")
+    healthy = serve()
+    generate(healthy, tmp_path / "out", tiny_llama)
+    assert outputs(tmp_path / "out") == outputs(tmp_path / "clean")
+    # Only what had failed, and what depended on it, was asked again.
+    assert healthy.log and not healthy.prompts() & done
+
+
+def test_killed_run_resumes_without_repeating_finished_calls(serve, tiny_llama, tmp_path):
+    reference = serve()
+    generate(reference, tmp_path / "reference", tiny_llama)
+    total = len(reference.log)
+
+    def cli(server):
+        argv = overrides(server, tmp_path / "out", tiny_llama, "backend.concurrency=2")
+        return [sys.executable, "-m", "knowtune", "generate", *argv]
+
+    slow = serve(delay=0.05)
+    process = subprocess.Popen(cli(slow), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(slow.log) < total // 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(slow.log) < total, "the run finished before it could be killed"
+    finished = cached(tmp_path / "out")
+    assert finished, "nothing was cached before the kill"
+
+    again = serve()
+    result = subprocess.run(cli(again), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert outputs(tmp_path / "out") == outputs(tmp_path / "reference")
+    assert not finished & again.prompts(), "a call that had finished was sent again"
+    assert len(finished) + len(again.log) == total
+
+
+def test_the_api_key_is_used_but_never_written(serve, tiny_llama, tmp_path, monkeypatch, capsys):
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("KNOWTUNE_TEST_KEY", secret)
+    server = serve(fail_if="Daskarn")
+    generate(server, tmp_path / "out", tiny_llama, "backend.max_retries=0", "max_attempts=1")
+
+    assert {auth for *_, auth in server.log} == {f"Bearer {secret}"}
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err
+    for path in (tmp_path / "out").iterdir():
+        assert secret.encode() not in path.read_bytes(), path.name
+
+
+def test_errors_that_would_repeat_for_every_call_stop_the_run(serve, tiny_llama, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(UserError, match=r"set \$OPENAI_API_KEY"):
+        run(load_config(GenerateConfig, None, [f"data_path={CORPUS}", "model_type=openai", f"tokenizer={tiny_llama}",
+                                               f"save_dir={tmp_path / 'a'}"]))
+
+    closed = serve()
+    closed.close()
+    with pytest.raises(UserError, match=r"cannot reach http://127\.0\.0\.1"):
+        generate(closed, tmp_path / "b", tiny_llama, "backend.max_retries=0")
