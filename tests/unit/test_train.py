@@ -134,3 +134,16 @@ def test_lora_settings_from_a_peft_config_file(tiny_llama, qa_file, tmp_path):
     result = run(make_cfg(tiny_llama, qa_file, tmp_path, f"lora.config_file={spec}", "training.max_steps=1"))
     saved = json.loads((result.run_dir / "final_model" / "adapter_config.json").read_text())
     assert saved["r"] == 2 and saved["lora_alpha"] == 4 and saved["target_modules"] == ["q_proj"]
+
+
+def test_generation_metrics_each_evaluation_and_early_stopping_on_f1(tiny_llama, qa_file, tmp_path):
+    result = run(make_cfg(tiny_llama, qa_file, tmp_path, f"training.eval_datasets=[{qa_file}]",
+                          "training.num_train_epochs=5", "training.early_stopping_patience=1",
+                          "training.metric_for_best_model=eval_qa_f1", "training.eval_max_new_tokens=4",
+                          "training.per_device_train_batch_size=8"))
+    evals = [h for h in result.metrics["log_history"] if "eval_loss" in h]
+    assert all({"eval_qa_exact_match", "eval_qa_f1", "eval_qa_contains"} <= h.keys() for h in evals)
+    # A tiny random model never gets an answer right: F1 does not improve after the first
+    # evaluation, so patience 1 stops training after epoch 2 of 5.
+    assert result.metrics["train"]["epoch"] == pytest.approx(2)
+    assert result.metrics["best_checkpoint"].endswith("checkpoint-2")

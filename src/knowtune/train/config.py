@@ -70,11 +70,21 @@ class TrainingSettings(Strict):
     early_stopping_patience: int | None = Field(
         None, gt=0, description="Stop after this many evaluations without improvement of metric_for_best_model."
     )
-    metric_for_best_model: str = Field("eval_loss", description="Metric watched by early stopping.")
+    metric_for_best_model: str = Field(
+        "eval_loss", description="Metric watched by early stopping, e.g. eval_loss or eval_<name>_f1 (see eval_datasets)."
+    )
     greater_is_better: bool | None = Field(None, description="Whether a larger metric is better (default: not for *loss).")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = float32 on a CPU, bf16 mixed precision on a GPU that supports it."
     )
+    eval_datasets: list[str] = Field(
+        default_factory=list,
+        description="QA or extraction files the model answers at every evaluation; their metrics are logged as "
+        "eval_<file stem>_<metric> (exact_match, f1, contains; or precision, recall, f1) beside eval_loss. "
+        "With no data.eval and no validation split, they are also the eval_loss data.",
+    )
+    eval_max_samples: int | None = Field(200, gt=0, description="At most this many records of each eval_datasets file.")
+    eval_max_new_tokens: int = Field(64, gt=0, description="Answer length limit when scoring eval_datasets.")
     wandb_project: str | None = Field(None, description="Also log to this Weights & Biases project (needs knowtune[wandb]).")
 
 
@@ -154,6 +164,10 @@ class TrainConfig(Strict):
             raise ValueError("method=freeze needs freeze.trainable_layers or freeze.extra_modules")
         if self.resume and self.overwrite:
             raise ValueError("resume and overwrite exclude each other")
+        if self.training.eval_datasets and self.distributed != "ddp":
+            raise ValueError("training.eval_datasets generates answers on one process's model: use distributed=ddp")
+        if self.training.eval_datasets and not self.data.eval and not self.data.validation_split_percentage:
+            self.data.eval = list(self.training.eval_datasets)  # held-out questions give a meaningful eval_loss
         if self.gpu_ids is not None and self.gpu_type is not None:
             raise ValueError("set gpu_ids or gpu_type, not both")
         if self.start_stage > max(len(self.stages), 1):

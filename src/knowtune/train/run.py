@@ -154,7 +154,7 @@ def _prepare(cfg: TrainConfig, model_path: str, command: list[str] | None) -> tu
 
 def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
     """One training run (no stages). In every process of a distributed run; only rank 0 writes files."""
-    from trl import SFTTrainer
+    from knowtune.train.generation_eval import GenerationEvalTrainer, load_generation_evals
 
     # Setup: everything that can reject the input runs before the run directory is touched.
     check_engine(cfg)
@@ -166,6 +166,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
     args = trainer_args(cfg, Path(cfg.base_output_dir) / cfg.experiment_name, has_eval)
     main, distributed = args.process_index == 0, args.world_size > 1
     train_ds, eval_ds, data_stats = datasets_once(cfg, tokenizer, args, model_path)
+    generation_evals = load_generation_evals(cfg)
     heldout = None
     if cfg.heldout:
         from knowtune.evaluate.qa_check import load_qa_file
@@ -192,9 +193,10 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
         callbacks = [tensorboard]
         if cfg.training.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(cfg.training.early_stopping_patience))
-        trainer = SFTTrainer(
+        trainer = GenerationEvalTrainer(
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             processing_class=tokenizer, callbacks=callbacks,
+            generation_evals=generation_evals, eval_max_new_tokens=cfg.training.eval_max_new_tokens,
         )
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(ProgressWithLoss())
