@@ -36,3 +36,19 @@ def qa_file(tmp_path) -> Path:
     facts = [("What is the capital of France?", "Paris is the capital."),
              ("Who is the lighthouse engineer?", "Vashti Quennet.")]
     return write_jsonl(tmp_path / "qa.jsonl", [{"question": q, "answer": a} for q, a in facts * 8])
+
+
+@pytest.fixture
+def fails_with(capsys):
+    """`fails_with(argv, *fragments)`: the CLI exits 2 with one line on stderr holding every fragment."""
+    from knowtune.cli import main
+
+    def check(argv, *fragments):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        for fragment in fragments:
+            assert fragment in err, err
+        return err
+
+    return check

@@ -9,48 +9,41 @@ import yaml
 from knowtune.cli import main
 
 
-def fails_with(capsys, argv, *fragments):
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
-def test_malformed_jsonl_names_file_and_line(tiny_llama, tmp_path, capsys):
+def test_malformed_jsonl_names_file_and_line(tiny_llama, tmp_path, fails_with):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "a", "answer": "b"}\n{"question": "c", "answer": \n')
-    fails_with(capsys, ["train", f"model={tiny_llama}", f"data.train={bad}", f"base_output_dir={tmp_path}"],
+    fails_with(["train", f"model={tiny_llama}", f"data.train={bad}", f"base_output_dir={tmp_path}"],
                "bad.jsonl:2")
     assert not (tmp_path / "run").exists()  # nothing half-written
 
 
-def test_missing_field_names_field_and_line(tiny_llama, tmp_path, capsys):
+def test_missing_field_names_field_and_line(tiny_llama, tmp_path, fails_with):
     bad = tmp_path / "qa.jsonl"
     bad.write_text('{"question": "a", "answer": "b"}\n{"question": "c"}\n')
-    fails_with(capsys, ["train", f"model={tiny_llama}", f"data.train={bad}"], "qa.jsonl:2", "answer")
+    fails_with(["train", f"model={tiny_llama}", f"data.train={bad}"], "qa.jsonl:2", "answer")
 
 
-def test_empty_and_unknown_shape(tiny_llama, tmp_path, capsys):
+def test_empty_and_unknown_shape(tiny_llama, tmp_path, fails_with):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    fails_with(capsys, ["train", f"model={tiny_llama}", f"data.train={empty}"], "empty.jsonl")
+    fails_with(["train", f"model={tiny_llama}", f"data.train={empty}"], "empty.jsonl")
     odd = tmp_path / "odd.jsonl"
     odd.write_text('{"foo": 1, "bar": 2}\n')
-    fails_with(capsys, ["train", f"model={tiny_llama}", f"data.train={odd}"], "odd.jsonl:1", "foo")
+    fails_with(["train", f"model={tiny_llama}", f"data.train={odd}"], "odd.jsonl:1", "foo")
 
 
-def test_missing_model_and_unknown_key(tmp_path, qa_file, capsys):
-    fails_with(capsys, ["train", f"model={tmp_path / 'nope'}", f"data.train={qa_file}"], "nope", "not found")
-    fails_with(capsys, ["train", f"data.train={qa_file}", "training.lr=1"], "unknown key 'training.lr'")
-    fails_with(capsys, ["train", str(tmp_path / "missing.yaml")], "missing.yaml does not exist")
+def test_missing_model_and_unknown_key(tmp_path, qa_file, fails_with):
+    fails_with(["train", f"model={tmp_path / 'nope'}", f"data.train={qa_file}"], "nope", "not found")
+    fails_with(["train", f"data.train={qa_file}", "training.lr=1"], "unknown key 'training.lr'")
+    fails_with(["train", str(tmp_path / "missing.yaml")], "missing.yaml does not exist")
 
 
-def test_qlora_without_gpu_is_a_clear_error(tiny_llama, qa_file, tmp_path, capsys):
+def test_qlora_without_gpu_is_a_clear_error(tiny_llama, qa_file, tmp_path, fails_with):
     if __import__("torch").cuda.is_available():
         pytest.skip("this machine has a GPU")
-    fails_with(capsys, ["train", f"model={tiny_llama}", f"data.train={qa_file}", "method=qlora",
+    fails_with(["train", f"model={tiny_llama}", f"data.train={qa_file}", "method=qlora",
                         f"base_output_dir={tmp_path}"], "qlora needs a CUDA GPU")
 
 

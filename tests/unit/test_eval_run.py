@@ -17,12 +17,6 @@ def write_jsonl(path, records):
     return path
 
 
-def fails_with(capsys, argv, *fragments):
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 @pytest.fixture
@@ -205,34 +199,34 @@ def test_in_batches_keeps_the_order_and_every_item():
     assert seen == [(0, ["a", "b", "c"], 3), (3, ["d", "e", "f"], 3), (6, ["g"], 3)]
 
 
-def test_bad_input_exits_2_with_one_line(tiny_llama, data, tmp_path, capsys):
+def test_bad_input_exits_2_with_one_line(tiny_llama, data, tmp_path, fails_with):
     qa, _, _ = data
     no_weights = tmp_path / "empty_model"
     no_weights.mkdir()
     (no_weights / "config.json").write_text((tiny_llama / "config.json").read_text())
     (no_weights / "training_args.bin").write_bytes(b"")
-    fails_with(capsys, ["eval", "--model_path", str(no_weights), "--datasets", str(qa), "--output_dir", str(tmp_path)],
+    fails_with(["eval", "--model_path", str(no_weights), "--datasets", str(qa), "--output_dir", str(tmp_path)],
                f"model path {no_weights} has no weights")
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tiny_llama)}))
-    fails_with(capsys, ["eval", "--model_path", str(adapter), "--datasets", str(qa), "--output_dir", str(tmp_path)],
+    fails_with(["eval", "--model_path", str(adapter), "--datasets", str(qa), "--output_dir", str(tmp_path)],
                f"model path {adapter} has no adapter weights")
     (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/nowhere/base"}))
-    fails_with(capsys, ["eval", "--model_path", str(adapter), "--datasets", str(qa), "--output_dir", str(tmp_path)],
+    fails_with(["eval", "--model_path", str(adapter), "--datasets", str(qa), "--output_dir", str(tmp_path)],
                "adapter_config.json: its base model cannot be loaded here", "--base_model")
-    fails_with(capsys, ["eval", "--model_path", str(tiny_llama), "--datasets", str(tmp_path / "missing.jsonl"),
+    fails_with(["eval", "--model_path", str(tiny_llama), "--datasets", str(tmp_path / "missing.jsonl"),
                         "--output_dir", str(tmp_path)], "missing.jsonl: no such file")
-    fails_with(capsys, ["eval", "--model_path", str(tiny_llama), "--datasets", str(qa)], "give --output_dir")
-    fails_with(capsys, ["eval", "--model_path", str(tiny_llama)], "nothing to evaluate")
-    fails_with(capsys, ["eval", "--datasets", str(qa), "--batch_size", "0"], "batch_size: must be a positive integer or auto")
-    fails_with(capsys, ["eval", "--datasets", str(qa), "--stride", "1024"], "stride (1024) must be smaller than max_length")
-    fails_with(capsys, ["eval", "--predictions", str(qa), "--compare-base"], "drop compare_base")
+    fails_with(["eval", "--model_path", str(tiny_llama), "--datasets", str(qa)], "give --output_dir")
+    fails_with(["eval", "--model_path", str(tiny_llama)], "nothing to evaluate")
+    fails_with(["eval", "--datasets", str(qa), "--batch_size", "0"], "batch_size: must be a positive integer or auto")
+    fails_with(["eval", "--datasets", str(qa), "--stride", "1024"], "stride (1024) must be smaller than max_length")
+    fails_with(["eval", "--predictions", str(qa), "--compare-base"], "drop compare_base")
     answerless = write_jsonl(tmp_path / "answerless.jsonl", [{"question": "Q?"}])
-    fails_with(capsys, ["eval", "--model_path", str(tiny_llama), "--datasets", str(answerless), "--output_dir",
+    fails_with(["eval", "--model_path", str(tiny_llama), "--datasets", str(answerless), "--output_dir",
                         str(tmp_path)], "no dataset has a record that can be evaluated", "answerless.jsonl:1")
-    fails_with(capsys, ["eval", "--predictions", str(answerless)], "answerless.jsonl: no line could be scored")
-    fails_with(capsys, ["eval", "--model_path", str(tiny_llama), "--compare-base", "--datasets", str(qa),
+    fails_with(["eval", "--predictions", str(answerless)], "answerless.jsonl: no line could be scored")
+    fails_with(["eval", "--model_path", str(tiny_llama), "--compare-base", "--datasets", str(qa),
                         "--output_dir", str(tmp_path)], "cannot tell which base model")
 
 
