@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/generation_throughput.py [--facts 16] [--batch_size 16] [--concurrency 8]
 
-Both halves run `knowtune generate`'s pair stage: one persona's questions about each fact, then
-the answer to every question, through the same Caller and parsers as a real run, each mode with
-an empty cache of its own. The facts are the first sentences of the demo corpus.
+Both halves run `knowtune generate`'s pair stage with its default settings: the questions of
+role_amount_per_fact personas about each fact, then the answer to every question, through the
+same Caller and parsers as a real run, each mode with an empty cache of its own. The facts are
+the first sentences of the demo corpus.
 
 - hf: the shipped default model on this machine's CPU (or GPU), batch_size N versus 1, in one
   process with one loaded model.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -25,12 +27,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import torch
+
 from knowtune.config import load_config
 from knowtune.data.chunk import sentence_spans
 from knowtune.data.ingest import read_documents
 from knowtune.synth.backends import HFBackend, OpenAIBackend
 from knowtune.synth.calls import Call, CallCache, Caller
-from knowtune.synth.config import GenerateConfig
+from knowtune.synth.config import BackendSettings, GenerateConfig
 from knowtune.synth.parse import parse_answer, parse_questions
 
 CORPUS = Path(__file__).resolve().parents[1] / "examples" / "demo" / "corpus"
@@ -43,7 +47,7 @@ def demo_facts(n: int) -> list[str]:
 
 
 def pairs_per_second(backend, cfg: GenerateConfig, facts: list[str]) -> tuple[int, float]:
-    """Generate one persona's questions per fact and their answers; return (pairs, seconds)."""
+    """Generate the questions of each fact's personas and their answers; return (pairs, seconds)."""
     def user(text: str) -> list[dict[str, str]]:
         return [{"role": "user", "content": text}]
 
@@ -51,10 +55,11 @@ def pairs_per_second(backend, cfg: GenerateConfig, facts: list[str]) -> tuple[in
     with tempfile.TemporaryDirectory() as tmp:
         caller = Caller(backend, CallCache(Path(tmp) / "cache.sqlite"), max_attempts=1, reask=cfg.prompts.reask)
         start = time.perf_counter()
-        calls = [Call(f"questions {i}", user(q.template.format(fact=f, persona=cfg.personas[0], n=n, summary="")),
-                      parse_questions) for i, f in enumerate(facts)]
-        asked = caller.ask(calls, q.max_new_tokens * n, "questions", "fact")
-        questions = [(f, question) for f, found in zip(facts, asked) for question in (found or [])[:n]]
+        jobs = [(f, persona) for f in facts for persona in cfg.personas[: cfg.role_amount_per_fact]]
+        calls = [Call(f"questions {i}", user(q.template.format(fact=f, persona=persona, n=n, summary="")),
+                      parse_questions) for i, (f, persona) in enumerate(jobs)]
+        asked = caller.ask(calls, q.max_new_tokens * n, "questions", "fact x persona")
+        questions = [(f, question) for (f, _), found in zip(jobs, asked) for question in (found or [])[:n]]
         calls = [Call(f"answer {i}", user(a.template.format(fact=f, question=question, summary="")), parse_answer)
                  for i, (f, question) in enumerate(questions)]
         answers = caller.ask(calls, a.max_new_tokens, "answers", "question")
@@ -96,37 +101,72 @@ class LatencyServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
+def warm_up(backend) -> None:
+    """One tiny request first: lazy imports and first-call set-up are not what is measured."""
+    list(backend.generate([[{"role": "user", "content": "Hello"}]], max_new_tokens=2))
+
+
+def compare(rows: list, label: str, fast: tuple[str, object], slow: tuple[str, object], rounds: int, run) -> None:
+    """Alternate the two modes `rounds` times, so that load from other processes falls on both alike."""
+    totals = {fast[0]: [0, 0.0], slow[0]: [0, 0.0]}
+    for _ in range(rounds):
+        for name, setting in (fast, slow):
+            pairs, seconds = run(setting)
+            rows.append((name, pairs, seconds))
+            totals[name][0] += pairs
+            totals[name][1] += seconds
+    rate = {name: pairs / seconds for name, (pairs, seconds) in totals.items()}
+    rows.append((f"**{label}: {fast[0]} vs {slow[0]}**", None, rate[fast[0]] / rate[slow[0]]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--facts", type=int, default=16, help="facts to write pairs about")
-    parser.add_argument("--batch_size", type=int, default=16, help="hf: batch size of the batched mode")
+    parser.add_argument("--batch_size", type=int, default=BackendSettings().batch_size, help="hf: batched mode's size")
     parser.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight in the concurrent mode")
     parser.add_argument("--latency", type=float, default=0.2, help="openai: seconds the local server takes per request")
+    parser.add_argument("--rounds", type=int, default=2, help="times each mode runs, alternating")
     parser.add_argument("--model", default="smollm2-135m-instruct", help="hf: the model")
     parser.add_argument("--skip_hf", action="store_true", help="only the openai half (no model needed)")
     args = parser.parse_args()
     facts = demo_facts(args.facts)
-    rows = []
+    load_before, rows = os.getloadavg()[0], []
 
     if not args.skip_hf:
         cfg = load_config(GenerateConfig, None, ["data_path=unused", f"model_name_or_path={args.model}"])
-        backend = HFBackend(args.model, args.batch_size, temperature=0.0)
-        for batch_size in (args.batch_size, 1):  # the same loaded model
+        backend = HFBackend(args.model, args.batch_size, temperature=0.0)  # one loaded model for both modes
+        warm_up(backend)
+
+        def hf(batch_size):
             backend.batch_size = batch_size
-            rows.append((f"hf batch_size={batch_size}", *pairs_per_second(backend, cfg, facts)))
+            return pairs_per_second(backend, cfg, facts)
+
+        modes = (f"hf batch_size={args.batch_size}", args.batch_size), ("hf batch_size=1", 1)
+        compare(rows, "hf", *modes, args.rounds, hf)
 
     server = LatencyServer(args.latency)
-    for concurrency in (args.concurrency, 1):
+
+    def openai(concurrency):
         cfg = load_config(GenerateConfig, None, ["data_path=unused", "model_type=openai", "model_name_or_path=bench",
                                                  f"backend.base_url={server.url}", f"backend.concurrency={concurrency}"])
-        rows.append((f"openai concurrency={concurrency}", *pairs_per_second(OpenAIBackend("bench", cfg), cfg, facts)))
+        backend = OpenAIBackend("bench", cfg)
+        warm_up(backend)
+        return pairs_per_second(backend, cfg, facts)
 
-    print(f"\n{len(facts)} facts, one persona, qa_amount_per_fact=2; openai server latency {args.latency} s/request\n")
+    modes = (f"openai concurrency={args.concurrency}", args.concurrency), ("openai concurrency=1", 1)
+    compare(rows, "openai", *modes, args.rounds, openai)
+
+    defaults = GenerateConfig(data_path=["unused"])
+    print(f"\n{len(facts)} facts, role_amount_per_fact={defaults.role_amount_per_fact}, qa_amount_per_fact="
+          f"{defaults.qa_amount_per_fact}, {args.rounds} alternating rounds per mode; "
+          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {load_before:.1f} before and "
+          f"{os.getloadavg()[0]:.1f} after; openai server latency {args.latency} s/request\n")
     print("| mode | pairs | seconds | pairs/s |\n|---|---|---|---|")
     for name, pairs, seconds in rows:
-        print(f"| {name} | {pairs} | {seconds:.1f} | {pairs / seconds:.2f} |")
-    for fast, slow in zip(rows[::2], rows[1::2]):
-        print(f"\n{fast[0]} vs {slow[0]}: {(fast[1] / fast[2]) / (slow[1] / slow[2]):.1f}x pairs/s")
+        if pairs is None:
+            print(f"| {name} | | | **{seconds:.1f}x** |")
+        else:
+            print(f"| {name} | {pairs} | {seconds:.1f} | {pairs / seconds:.2f} |")
     return 0
 
 

@@ -41,7 +41,7 @@ SEED_TRAIN_FLAGS = {
 }
 
 
-def _split_config_and_overrides(items: list[str]) -> tuple[str | None, list[str]]:
+def split_config_and_overrides(items: list[str]) -> tuple[str | None, list[str]]:
     config, overrides = None, []
     for item in items:
         if "=" in item:
@@ -59,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from knowtune.train.distributed import in_launched_process
     from knowtune.train.launch import COMMAND_ENV, FLAG_NAMES, LaunchFlags, launch, wanted
 
-    config, overrides = _split_config_and_overrides(args.items)
+    config, overrides = split_config_and_overrides(args.items)
     for flag, (key, kind) in SEED_TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if kind is list and value is not None:

@@ -1,5 +1,7 @@
 """Reading replies, deciding what is kept, splitting, and the generate config: pure functions, no model."""
 
+from pathlib import Path
+
 import pytest
 
 from knowtune.config import load_config
@@ -11,6 +13,7 @@ from knowtune.synth.output import coverage_markdown, split
 from knowtune.synth.parse import parse_answer, parse_facts, parse_questions, parse_score, parse_summary
 from knowtune.synth.run import Fact, Pair
 
+REPO = Path(__file__).resolve().parents[2]
 FACT = "The Vellmoor tide bell was cast in 1743."
 
 
@@ -59,6 +62,8 @@ def test_facts_are_grounded_and_standalone():
     assert curate.check_fact("Vellmoor was founded by Odrin Kestavel.", chunk_words, 0.6) is None
     assert curate.check_fact("It is a harbour town.", chunk_words, 0.6) == curate.DROP_NOT_STANDALONE
     assert curate.check_fact("Vellmoor exports wine to Spain and Portugal.", chunk_words, 0.6) == curate.DROP_UNGROUNDED
+    loop = "Odrin Kestavel, " * 8 + "Odrin."
+    assert curate.check_fact(loop, chunk_words, 0.6) == curate.DROP_REPETITIVE
 
 
 @pytest.mark.parametrize("question, answer, reason", [
@@ -135,3 +140,9 @@ def test_config_keeps_seed_names_and_checks_what_it_can():
     ]:
         with pytest.raises(UserError, match=message):
             load_config(GenerateConfig, None, ["data_path=docs", override])
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("examples/generate/*.yaml")), ids=lambda p: p.name)
+def test_shipped_generate_configs_are_valid(path):
+    cfg = load_config(GenerateConfig, path)
+    assert all((REPO / p).exists() for p in cfg.data_path)

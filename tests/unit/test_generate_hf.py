@@ -39,7 +39,7 @@ def test_a_nonsense_model_still_gives_valid_outputs_and_a_rerun_comes_from_the_c
     totals = first.coverage["totals"]
     assert totals["documents"] == 3 and totals["chunks"] >= 3
     assert totals["calls_skipped"] == len(first.coverage["skipped_calls"]) > 0
-    assert all(s["reason"].startswith("unparseable reply") for s in first.coverage["skipped_calls"])
+    assert all(s["reason"].startswith("nothing usable in the reply") for s in first.coverage["skipped_calls"])
     for name in ("train.jsonl", "heldout.jsonl", "rejected.jsonl"):
         for line in (tmp_path / name).read_text().splitlines():
             assert {"question", "answer", "fact_id", "document", "chunk", "persona"} <= set(json.loads(line))

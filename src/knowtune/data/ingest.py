@@ -49,14 +49,17 @@ def find_files(paths: list[str], file_types: list[str]) -> list[Path]:
         elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
             if not found:
-                raise UserError(f"{path}: folder has no {'/'.join(sorted(suffixes))} files (file_type={','.join(file_types)})")
+                kinds = "/".join(sorted(suffixes))
+                raise UserError(f"{path}: folder has no {kinds} files (file_type={','.join(file_types)})")
             files.extend(found)
         else:
             raise UserError(f"data_path {path}: no such file or directory")
     return files
 
 
-def read_documents(paths: list[str], file_types: list[str], text_field: str = "text") -> tuple[list[Document], list[Skipped]]:
+def read_documents(
+    paths: list[str], file_types: list[str], text_field: str = "text"
+) -> tuple[list[Document], list[Skipped]]:
     """Every readable document under `paths`, and the sources skipped with their reasons."""
     documents: list[Document] = []
     skipped: list[Skipped] = []

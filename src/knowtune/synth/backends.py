@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import NamedTuple, Protocol
@@ -54,7 +55,8 @@ class HFBackend:
             self.model, self.tokenizer, requests, self.batch_size, max_new_tokens,
             temperature=self.temperature, shrink_on_oom=True,
         )
-        for indices, replies, _ in batches:
+        for indices, replies, used in batches:
+            self.batch_size = used  # a size that ran out of memory once would for the next stage too
             yield from zip(indices, replies)
 
 
@@ -139,7 +141,7 @@ class OpenAIBackend:
         import openai
 
         if isinstance(error, openai.APIStatusError):
-            text = f"HTTP {error.status_code}: {error.message}"
+            text = f"HTTP {error.status_code}: " + re.sub(r"^Error code: \d+ - ", "", error.message)
         elif isinstance(error, json.JSONDecodeError):
             text = f"malformed reply (not JSON: {error.msg})"
         else:

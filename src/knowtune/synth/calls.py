@@ -30,7 +30,9 @@ class CallCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: every put is durable on return
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, request TEXT NOT NULL, reply TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, request TEXT NOT NULL, reply TEXT NOT NULL)"
+        )
 
     @staticmethod
     def request(identity: dict, max_new_tokens: int, messages: Messages) -> str:
@@ -86,7 +88,7 @@ class Caller:
                     parsed = calls[i].parse(reply)
                     if parsed is None:
                         followup = [{"role": "assistant", "content": reply}, {"role": "user", "content": self.reask}]
-                        retry[i], errors[i] = pending[i] + followup, f"unparseable reply {_excerpt(reply)}"
+                        retry[i], errors[i] = pending[i] + followup, f"nothing usable in the reply {_excerpt(reply)}"
                         continue
                     results[i] = parsed
                     bar.update()

@@ -18,13 +18,13 @@ SEED_GENERATE_FLAGS = {
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from knowtune.cli import _split_config_and_overrides
+    from knowtune.cli import split_config_and_overrides
     from knowtune.config import load_config
     from knowtune.errors import UserError
     from knowtune.synth.config import GenerateConfig
     from knowtune.synth.run import run
 
-    config, overrides = _split_config_and_overrides(args.items)
+    config, overrides = split_config_and_overrides(args.items)
     overrides += [f"{flag}={getattr(args, flag)}" for flag in SEED_GENERATE_FLAGS if getattr(args, flag) is not None]
     result = run(load_config(GenerateConfig, config, overrides))
     t = result.coverage["totals"]
@@ -37,7 +37,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"model calls this run: {result.model_calls} (the rest came from the cache)")
     print(f"report: {result.save_dir / 'coverage.md'}")
     if not t["train"]:
-        raise UserError(f"no Q&A pair survived curation, so train.jsonl is empty; see {result.save_dir / 'coverage.md'}")
+        report = result.save_dir / "coverage.md"
+        raise UserError(f"no Q&A pair survived curation, so train.jsonl is empty; see {report}")
     return 0
 
 

@@ -79,7 +79,8 @@ class QuestionsPrompt(PromptSettings):
 class AnswerPrompt(PromptSettings):
     kind = "answer"
     template: str = Field(
-        prompts.ANSWER, description="The answer to one question, from its fact. Placeholders: {fact}, {question}, {summary}."
+        prompts.ANSWER,
+        description="The answer to one question, from its fact. Placeholders: {fact}, {question}, {summary}.",
     )
     max_new_tokens: int = Field(24, gt=0, description="Longest answer, in tokens.")
 
@@ -108,7 +109,9 @@ class Prompts(Strict):
 
 
 class BackendSettings(Strict):
-    batch_size: int = Field(8, gt=0, description="hf: prompts generated together in one batch.")
+    batch_size: int = Field(
+        32, gt=0, description="hf: prompts generated together in one batch (halved automatically when out of memory)."
+    )
     temperature: float = Field(0.0, ge=0, description="Sampling temperature; 0 = greedy, which makes runs repeatable.")
     base_url: str | None = Field(
         None,
@@ -132,7 +135,10 @@ class CurationSettings(Strict):
         0.6, ge=0, le=1, description="Share of a fact's content words that must occur in its chunk, else it is dropped."
     )
     min_question_support: float = Field(
-        0.5, ge=0, le=1, description="Share of a question's content words that must occur in its fact, else it is dropped."
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of a question's content words that must occur in its fact, else it is dropped.",
     )
     min_answer_support: float = Field(
         0.5,
@@ -159,7 +165,12 @@ class GenerateConfig(Strict):
         description="Kinds of file to read: txt, md, docx, pdf, jsonl (a comma-separated list or one kind).",
     )
     text_field: str = Field("text", description="jsonl: the field of each record that holds its text.")
-    chunk_size_by_token: int = Field(256, gt=0, description="Most tokens in a chunk (whole sentences).")
+    chunk_size_by_token: int = Field(
+        128,
+        gt=0,
+        description="Most tokens in a chunk (whole sentences). The shipped 135M model lists the facts of a few "
+        "sentences well, not of a page; a larger model takes 512 or more.",
+    )
     chunk_overlap_by_token: int = Field(
         0, ge=0, description="Tokens of whole sentences that a chunk repeats from the end of the previous one."
     )
@@ -180,8 +191,8 @@ class GenerateConfig(Strict):
     max_attempts: int = Field(
         3,
         gt=0,
-        description="Tries per model call: an unparseable reply is asked again with prompts.reask, a failed request is "
-        "sent again; after the last try the call is skipped and reported.",
+        description="Tries per model call: a reply with nothing usable in it is asked again with prompts.reask, a "
+        "failed request is sent again; after the last try the call is skipped and reported.",
     )
     personas: list[str] = Field(
         default_factory=lambda: list(prompts.PERSONAS),
@@ -210,7 +221,9 @@ class GenerateConfig(Strict):
     @field_validator("file_type", mode="before")
     @classmethod
     def _comma_list(cls, value):
-        return [v.strip().lstrip(".").lower() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        if isinstance(value, str):
+            return [v.strip().lstrip(".").lower() for v in value.split(",") if v.strip()]
+        return value
 
     @field_validator("model_type", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ _LEADING_PRONOUNS = frozenset("it its he his she her they their them this these 
 DROP_UNGROUNDED = "fact not found in its chunk"
 DROP_NOT_STANDALONE = "fact starts with a pronoun (not standalone)"
 DROP_DUPLICATE_FACT = "near-duplicate of an earlier fact"
+DROP_REPETITIVE = "fact repeats itself (a model stuck in a loop)"
 DROP_QUESTION_OFF_FACT = "question not about the fact"
 DROP_UNSUPPORTED = "answer not supported by the fact"
 DROP_GIVES_AWAY = "question gives the answer away"
@@ -62,12 +63,18 @@ def check_fact(fact: str, chunk_words: set[str], min_support: float) -> str | No
     first = fact.split()[0].lower().strip("\"'“”(") if fact.split() else ""
     if first in _LEADING_PRONOUNS:
         return DROP_NOT_STANDALONE
+    words = re.findall(r"\w+", fact.lower())
+    # A sentence rarely uses half its words twice; "Dr. Moriquet, Dr. Moriquet, Dr. ..." does.
+    if len(words) >= 12 and len(set(words)) < len(words) / 2:
+        return DROP_REPETITIVE
     if support(content_words(fact), chunk_words) < min_support:
         return DROP_UNGROUNDED
     return None
 
 
-def check_pair(question: str, answer: str, fact: str, min_question_support: float, min_answer_support: float) -> str | None:
+def check_pair(
+    question: str, answer: str, fact: str, min_question_support: float, min_answer_support: float
+) -> str | None:
     """Why a pair is dropped, or None to keep it.
 
     The question must be mostly about the fact's words: a question that presupposes something the

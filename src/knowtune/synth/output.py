@@ -164,7 +164,8 @@ def coverage_markdown(coverage: dict) -> str:
         f"| train.jsonl / heldout.jsonl | {t['train']} / {t['heldout']} |",
         f"| model calls skipped | {t['calls_skipped']} |",
     ]
-    for title, counts in [("Why pairs were dropped", coverage["dropped_pairs"]), ("Why facts were dropped", coverage["dropped_facts"])]:
+    for title, counts in [("Why pairs were dropped", coverage["dropped_pairs"]),
+                          ("Why facts were dropped", coverage["dropped_facts"])]:
         if counts:
             lines += ["", f"## {title}", "", "| reason | count |", "|---|---|"]
             lines += [f"| {_cell(reason)} | {n} |" for reason, n in counts.items()]
@@ -173,11 +174,13 @@ def coverage_markdown(coverage: dict) -> str:
         lines += [f"- `{f['fact_id']}`: {_cell(f['fact'])}" for f in coverage["facts_without_pairs"]]
     lines += ["", "## Pairs per fact", "", "| fact | generated | kept | train | held-out |", "|---|---|---|---|---|"]
     lines += [
-        f"| `{f['fact_id']}` {_cell(f['fact'])} | {f['pairs_generated']} | {f['pairs_kept']} | {f['train']} | {f['heldout']} |"
+        f"| `{f['fact_id']}` {_cell(f['fact'])} | {f['pairs_generated']} | {f['pairs_kept']} | {f['train']} "
+        f"| {f['heldout']} |"
         for f in coverage["facts"]
         if f["dropped"] is None
     ]
-    for title, key, name in [("Skipped files", "skipped_files", "source"), ("Skipped model calls", "skipped_calls", "request")]:
+    for title, key, name in [("Skipped files", "skipped_files", "source"),
+                             ("Skipped model calls", "skipped_calls", "request")]:
         if coverage[key]:
             lines += ["", f"## {title}", ""]
             lines += [f"- {_cell(s[name])}: {_cell(s['reason'])}" for s in coverage[key]]

@@ -17,7 +17,9 @@ _FENCE = re.compile(r"^```\w*\s*|\s*```$")
 _MARKER = re.compile(r"^\s*(?:[-*•·](?=\s)|\d+[.):]|\(\d+\)|(?:fact|item)\s*\d*\s*[:.)-])\s*", re.IGNORECASE)
 _PREAMBLE = re.compile(r":\s*$")  # "Here are the facts:" introduces a list, it is not a fact
 # "Q:", "Question 2:", "**A.** " - a label, not content; "A-list" is content.
-_LABEL = re.compile(r"^\s*(?:\*\*)?(?:q(?:uestion)?|a(?:nswer)?)\s*\d*\s*(?:\*\*)?\s*(?::|\)|[.-](?=\s))\s*(?:\*\*)?\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*(?:\*\*)?(?:q(?:uestion)?|a(?:nswer)?)\s*\d*\s*(?:\*\*)?\s*(?::|\)|[.-](?=\s))\s*(?:\*\*)?\s*", re.IGNORECASE
+)
 _PREAMBLE_ANSWER = re.compile(r"^(?:the\s+)?answer(?:\s+to\s+(?:the|this)\s+question)?\s+is\s*:?\s*", re.IGNORECASE)
 _SCORE = re.compile(r"\b([1-5])\b")
 _MIN_FACT_WORDS = 4

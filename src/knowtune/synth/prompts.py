@@ -3,10 +3,9 @@
 Each prompt is a `str.format` template. A pair is written in two calls: one persona's questions
 about a fact, then each question's answer with the fact in view. Asking and answering apart is
 what a small local model does reliably (asked for "Q: ... A: ..." pairs in one reply, SmolLM2-135M
-loops or answers from its own imagination); a large model does well either way, at one call per
-answer. The formats
-asked for are plain lines, which small models follow far more often than JSON; the parsers
-accept JSON as well.
+loops or answers from its own imagination); a large model does well either way, at the cost of
+one call per answer. The formats asked for are plain lines, which small models follow far more
+often than JSON; the parsers accept JSON as well.
 """
 
 from __future__ import annotations
@@ -22,7 +21,10 @@ FACTS = (
     'instead of writing "it" or "its".'
 )
 
-QUESTIONS = 'Read this fact: "{fact}"\nWrite {n} different quiz questions about it that {persona} would ask, one per line.'
+QUESTIONS = (
+    'Read this fact: "{fact}"\n'
+    "Write {n} different quiz questions about it that {persona} would ask, one per line."
+)
 
 ANSWER = "Fact: {fact}\nQuestion: {question}\nAnswer the question in a few words, using only the fact."
 
@@ -34,7 +36,10 @@ JUDGE = (
     "not in the fact) to 5 (correct and fully supported by the fact). Reply with the number only."
 )
 
-REASK = "Your reply could not be read. Answer again in exactly the format asked for, and write nothing else."
+REASK = (
+    "Your reply did not give what was asked for. Answer again in exactly the format asked for, and write "
+    "nothing else."
+)
 
 # Placeholders each template must use, and those it may use.
 PLACEHOLDERS = {

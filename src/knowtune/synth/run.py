@@ -54,7 +54,8 @@ def run(cfg: GenerateConfig) -> GenerateResult:
     for s in skipped_files:
         warn(f"skipped {s.source}: {s.reason}")
     count_tokens = _token_counter(cfg)
-    chunks = [c for d in documents for c in chunk_document(d, count_tokens, cfg.chunk_size_by_token, cfg.chunk_overlap_by_token)]
+    size, overlap = cfg.chunk_size_by_token, cfg.chunk_overlap_by_token
+    chunks = [c for d in documents for c in chunk_document(d, count_tokens, size, overlap)]
 
     save_dir = Path(cfg.save_dir)
     cache = CallCache(save_dir / "cache.sqlite")
@@ -98,7 +99,7 @@ def _extract_facts(caller: Caller, cfg: GenerateConfig, chunks: list[Chunk], sum
         Call(
             f"facts of {c.id}",
             _user(prompt.template.format(text=c.text, summary=s)),
-            partial(_grounded_facts, chunk_words=curate.content_words(c.text), min_support=min_support),
+            partial(_usable_facts, chunk_words=curate.content_words(c.text), min_support=min_support),
         )
         for c, s in zip(chunks, summaries)
     ]
@@ -116,17 +117,17 @@ def _extract_facts(caller: Caller, cfg: GenerateConfig, chunks: list[Chunk], sum
         if fact.dropped is None:
             by_document.setdefault(fact.chunk.document, []).append(fact)
     for own in by_document.values():
-        for fact, earlier in zip(own, curate.near_duplicates([f.text for f in own], cfg.curation.max_question_similarity)):
+        repeats = curate.near_duplicates([f.text for f in own], cfg.curation.max_question_similarity)
+        for fact, earlier in zip(own, repeats):
             if earlier is not None:
                 fact.dropped = curate.DROP_DUPLICATE_FACT
     return facts
 
 
-def _grounded_facts(reply: str, chunk_words: set[str], min_support: float) -> list[str] | None:
-    """The reply's facts; None (ask again) when none is in the chunk: a refusal, a summary, nonsense."""
+def _usable_facts(reply: str, chunk_words: set[str], min_support: float) -> list[str] | None:
+    """The reply's facts; None (ask again) when none would be kept: a refusal, nonsense, only pronouns."""
     facts = parse_facts(reply) or []
-    grounded = any(curate.support(curate.content_words(f), chunk_words) >= min_support for f in facts)
-    return facts if grounded else None
+    return facts if any(curate.check_fact(f, chunk_words, min_support) is None for f in facts) else None
 
 
 def _answer_from_fact(reply: str, fact_words: set[str]) -> str | None:
