@@ -12,7 +12,7 @@ from pathlib import Path
 
 from knowtune.errors import UserError
 from knowtune.evaluate.generate import generate_answers
-from knowtune.evaluate.qa_metrics import contains, exact_match, f1
+from knowtune.evaluate.qa_metrics import QAScorer
 
 
 def load_qa_file(path: str | Path) -> list[dict]:
@@ -48,24 +48,17 @@ def evaluate_qa(model, tokenizer, records: list[dict], batch_size: int = 8, max_
     replies = generate_answers(
         model, tokenizer, [r["question"] for r in records], batch_size=batch_size, max_new_tokens=max_new_tokens
     )
-    predictions = []
-    em_total = f1_total = 0.0
+    scorer, predictions = QAScorer(), []
     for record, reply in zip(records, replies):
-        em_total += exact_match(reply, record["answer"])
-        f1_total += f1(reply, record["answer"])
+        scores = scorer.add(reply, [record["answer"]])
         predictions.append(
-            {
-                "question": record["question"],
-                "answer": record["answer"],
-                "prediction": reply,
-                "correct": contains(reply, record["answer"]),
-            }
+            {"question": record["question"], "answer": record["answer"], "prediction": reply, "correct": bool(scores["contains"])}
         )
-    n = len(records)
+    means = scorer.result()
     return {
-        "n": n,
-        "accuracy": sum(p["correct"] for p in predictions) / n,
-        "exact_match": em_total / n,
-        "f1": f1_total / n,
+        "n": means["n"],
+        "accuracy": means["contains"],
+        "exact_match": means["exact_match"],
+        "f1": means["f1"],
         "predictions": predictions,
     }
