@@ -7,7 +7,6 @@ halfway through writing) never sees a half-written file.
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -16,17 +15,12 @@ from typing import TYPE_CHECKING
 from knowtune.config import to_yaml
 from knowtune.data.chunk import Chunk
 from knowtune.data.ingest import Document, Skipped
+from knowtune.fileio import write_atomic
 from knowtune.synth.config import GenerateConfig
 from knowtune.synth.curate import key_answer
 
 if TYPE_CHECKING:
     from knowtune.synth.run import Fact, Pair
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _jsonl(records: list[dict]) -> str:
