@@ -11,7 +11,14 @@ from pathlib import Path
 
 from knowtune.errors import UserError
 from knowtune.evaluate.cli import add_eval_parser
+from knowtune.experiments.budget import add_budget_parser
+from knowtune.experiments.compare import add_compare_parser
+from knowtune.experiments.converge import add_converge_parser
+from knowtune.experiments.status import add_status_parser
+from knowtune.experiments.pipeline import add_pipeline_parser
+from knowtune.experiments.sweep import add_sweep_parser
 from knowtune.synth.cli import add_generate_parser
+from knowtune.experiments.job_cli import add_run_parser
 
 # Flags of seed 000's train_qwen_multi_gpu.py, kept working as aliases of config keys.
 SEED_TRAIN_FLAGS = {
@@ -151,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(func=cmd_models_prepare)
     add_eval_parser(sub)
     add_generate_parser(sub)
+    add_run_parser(sub)
+    add_compare_parser(sub)
+    add_converge_parser(sub)
+    add_budget_parser(sub)
+    add_status_parser(sub)
+    add_sweep_parser(sub)
+    add_pipeline_parser(sub)
     return parser
 
 

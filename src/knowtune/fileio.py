@@ -6,9 +6,12 @@ A failure while writing (a full disk) removes the temporary file and leaves any 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
+
+from knowtune.errors import UserError
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -20,8 +23,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = "the previous version is kept" if path.exists() else "nothing was written"
+            raise UserError(f"cannot write {path}: {e.strerror} ({kept}); free some space and run again") from e
         raise
 
 

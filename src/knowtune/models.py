@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowtune.errors import UserError
+
+log = logging.getLogger("knowtune")
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,8 @@ def model_config(
 
     if (Path(path) / "adapter_config.json").is_file() and not (Path(path) / "config.json").is_file():
         raise UserError(f"{path} is a PEFT adapter, not a model; load it with knowtune.models.load_trained")
+    if trust_remote_code:
+        log.warning("trust_remote_code is on: Python code shipped with %s may run in this process", path)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as e:

@@ -62,6 +62,20 @@ def test_every_shipped_example_config_is_valid(path):
 
         load_config(GenerateConfig, path)
         return
+    if path.parent.name == "run":  # `knowtune run` configs: every section checked as the job checks it
+        from knowtune.experiments.job import RunConfig, check
+
+        check(load_config(RunConfig, path))
+        return
+    if "sweep" in path.name:  # `knowtune sweep` configs: every variant must be a valid train config
+        from knowtune.experiments.sweep_config import load_sweep, plan_trials
+
+        trials = plan_trials(load_sweep(path), str(path))
+        assert len(trials) >= 3 and not [t.error for t in trials if t.error]
+        for t in trials:
+            for data_file in [*t.config.data.train, *t.config.data.eval, *t.config.training.eval_datasets]:
+                assert (REPO / data_file).exists(), f"{path.name} points at missing {data_file}"
+        return
     cfg = load_config(TrainConfig, path)
     for data_file in [*cfg.data.train, *cfg.data.eval, *([cfg.heldout] if cfg.heldout else [])]:
         assert (REPO / data_file).exists(), f"{path.name} points at missing {data_file}"

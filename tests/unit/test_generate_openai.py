@@ -1,8 +1,9 @@
 """`knowtune generate` with the openai backend, against a local OpenAI-compatible server started here.
 
 The server plays a deterministic "model" that follows the shipped prompts, and injects the faults
-a real server shows: 503s, replies slower than the client's timeout, bodies that are not JSON,
-bodies without choices, and model replies that cannot be parsed. The output must not change:
+a real server shows: 503s, 429s, connections dropped before or in the middle of a reply, replies
+slower than the client's timeout, bodies that are not JSON, bodies without choices, and model
+replies that cannot be parsed. The output must not change:
 no record lost, none duplicated. A run that is killed midway and started again must give the
 same files and must not send again any call that had finished.
 """
@@ -86,6 +87,19 @@ class FakeServer:
             def answer(self, body, fault):
                 if fault == "503":
                     return self.send(503, b'{"error": {"message": "overloaded"}}')
+                if fault == "429":  # rate limited; the client waits as long as the server asks
+                    return self.send(429, b'{"error": {"message": "rate limit"}}', {"retry-after-ms": "20"})
+                if fault == "drop":  # the connection closes before any reply
+                    self.close_connection = True
+                    return None
+                if fault == "cut":  # the connection closes halfway through the reply
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "400")
+                    self.end_headers()
+                    self.wfile.write(b'{"id": "chatcmpl-test", "choices": [')
+                    self.close_connection = True
+                    return None
                 if fault == "always_503":  # as some servers do, with the key it was sent in the message
                     message = f"overloaded, retry later (key {self.headers.get('Authorization')})"
                     return self.send(503, json.dumps({"error": {"message": message}}).encode())
@@ -103,9 +117,11 @@ class FakeServer:
                 }
                 self.send(200, json.dumps(reply).encode())
 
-            def send(self, status, payload):
+            def send(self, status, payload, headers=None):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -205,6 +221,24 @@ def test_faults_lose_and_duplicate_nothing(serve, tiny_llama, tmp_path):
     for name in ("train.jsonl", "heldout.jsonl"):
         questions = [r["question"] for r in records(tmp_path / "faulty" / name)]
         assert len(questions) == len(set(questions))
+
+
+def test_a_flaky_server_drops_rate_limits_and_stalls_yet_every_record_comes_once(serve, tiny_llama, tmp_path):
+    clean = generate(serve(), tmp_path / "clean", tiny_llama)
+    faults = {1: "drop", 2: "429", 3: "cut", 4: "503", 5: "timeout", 7: "drop", 8: "429", 11: "cut", 12: "timeout",
+              16: "429", 19: "drop", 23: "503", 27: "cut"}
+    server = serve(faults=faults)
+    result = generate(server, tmp_path / "flaky", tiny_llama)
+
+    assert {fault for _, fault, _, _ in server.log if fault} == {"drop", "429", "cut", "503", "timeout"}
+    answered = {json.dumps(m, sort_keys=True): n for n, fault, m, _ in server.log if fault is None}
+    for n, fault, messages, _ in server.log:  # every conversation that met a fault was sent again, and answered
+        assert fault is None or answered.get(json.dumps(messages, sort_keys=True), 0) > n, (n, fault)
+    assert result.coverage["skipped_calls"] == clean.coverage["skipped_calls"]
+    assert outputs(tmp_path / "flaky") == outputs(tmp_path / "clean")
+    for name in ("train.jsonl", "heldout.jsonl", "rejected.jsonl"):
+        keys = [(r["fact_id"], r["question"]) for r in records(tmp_path / "flaky" / name)]
+        assert len(keys) == len(set(keys)), f"a record is duplicated in {name}"
 
 
 def test_a_request_that_keeps_failing_is_skipped_and_done_by_the_next_run(serve, tiny_llama, tmp_path, capsys):

@@ -21,6 +21,9 @@ from knowtune.errors import UserError
 from knowtune.models import CHATML_TEMPLATE
 
 IGNORE_INDEX = -100  # the label value that transformers' loss skips
+# A token spans far fewer characters than this, so a message's text past max_seq_length * this many
+# characters can only be cut away: it is cut before tokenizing, and a 100 MB line costs what a short one does.
+MAX_CHARS_PER_TOKEN = 100
 
 
 def ensure_chat_template(tokenizer, cfg: DataConfig) -> None:
@@ -103,7 +106,9 @@ def _samples(records: list[Record], shape: str, cfg: DataConfig, tokenizer) -> t
                 columns["input_ids"].append(block)
                 columns["labels"].append(list(block))
             continue
-        ids, labels = tokenize_chat(to_messages(record.data, shape, cfg), tokenizer, cfg.train_on, record.where)
+        limit = cfg.max_seq_length * MAX_CHARS_PER_TOKEN
+        messages = [{**m, "content": m["content"][:limit]} for m in to_messages(record.data, shape, cfg)]
+        ids, labels = tokenize_chat(messages, tokenizer, cfg.train_on, record.where)
         if len(ids) > cfg.max_seq_length:
             truncated += 1
             ids, labels = ids[: cfg.max_seq_length], labels[: cfg.max_seq_length]

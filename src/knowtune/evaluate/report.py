@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from knowtune.fileio import write_json
 
 HEADLINE = {
     "qa": ("exact_match", "f1", "contains"),
@@ -45,7 +46,7 @@ def compare(results: dict, datasets: dict) -> dict:
 
 
 def write_results(out_dir: Path, results: dict) -> None:
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_json(out_dir / "results.json", results)
 
 
 def write_tensorboard(out_dir: Path, results: dict, step: int = 0) -> None:

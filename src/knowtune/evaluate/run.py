@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -21,6 +22,7 @@ from knowtune.evaluate.eval_data import DEFAULT_SUITE, EvalDataset, fingerprint,
 from knowtune.evaluate.report import compare, render_report, write_results, write_tensorboard
 from knowtune.evaluate.scoring import evaluate_dataset, score_predictions_file
 from knowtune.evaluate.target import Target, load_target_model, load_target_tokenizer, resolve_targets
+from knowtune.fileio import write_atomic
 
 # benchmarks/batched_generation.py on a 2-core CPU, default model, 36 questions, 32 new tokens: 4.27 answers/s
 # at batch size 32 vs 0.78 one at a time (idle machine, 2 threads); with 1 thread, 0.57, 0.87, 1.3 and 2.6
@@ -107,12 +109,15 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     for d in datasets:
         torch.manual_seed(cfg.seed)
         batch_size, shrink = _batch_size(cfg, d.metric)
-        with (folder / f"{d.name}.jsonl").open("w", encoding="utf-8") as sink:
+        # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
+        partial = folder / f".{d.name}.jsonl.partial"
+        with partial.open("w", encoding="utf-8") as sink:
             found[d.name] = metrics = evaluate_dataset(
                 model, tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
                 max_length=cfg.max_length, stride=cfg.stride, sink=sink,
             )
+        os.replace(partial, folder / f"{d.name}.jsonl")
         print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
     return found
 
@@ -186,7 +191,7 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
 
 def _save(out_dir: Path, results: dict, about: list[str]) -> None:
     write_results(out_dir, results)
-    (out_dir / "report.md").write_text(render_report(results, about), encoding="utf-8")
+    write_atomic(out_dir / "report.md", render_report(results, about))
     write_tensorboard(out_dir, results)
     print(f"Results: {out_dir / 'results.json'}, report: {out_dir / 'report.md'}", file=sys.stderr)
 

@@ -46,6 +46,56 @@ class FreezeSettings(Strict):
     )
 
 
+class ReplaySettings(Strict):
+    ratio: float = Field(
+        0.0, ge=0, description="Replay samples per training sample: the base model's own answers to general "
+        "prompts, mixed into training so it keeps what it knew (0 = off).",
+    )
+    shipped_prompts: bool = Field(True, description="Draw replay prompts from the shipped general set (about 300).")
+    prompts: list[str] = Field(
+        default_factory=list, description="More replay prompts: JSONL files with a `prompt` field, or text files, one per line."
+    )
+    max_new_tokens: int = Field(
+        128, gt=0, description="Longest replayed answer; an answer cut by it ends at its last full sentence."
+    )
+
+
+class SelectionSettings(Strict):
+    retention: bool = Field(
+        False,
+        description="At every evaluation, also ask the shipped general-knowledge suite (retention) and the "
+        "`heldout` questions, and keep the checkpoint with the best held-out accuracy among those whose "
+        "retention stays within `tolerance` of the base model's (measured before training).",
+    )
+    tolerance: float = Field(
+        1 / 12, ge=0, le=1, description="How far retention (share of suite questions answered) may fall below the base model's."
+    )
+
+
+class EarlyValidation(Strict):
+    at_epoch: float = Field(
+        1, gt=0, description="Validate at the first evaluation at or after this epoch (evaluations come at each "
+        "epoch end, or every training.eval_steps)."
+    )
+    criteria: list[str] = Field(
+        default_factory=list,
+        description="Success criteria such as f1>=0.85 or eval_loss<2 (a bare name matches the one metric "
+        "eval_<dataset>_<name>); a run that misses one stops there, with state stopped_early.",
+    )
+
+    @field_validator("criteria")
+    @classmethod
+    def _parsable(cls, v: list[str]) -> list[str]:
+        from knowtune.errors import UserError
+        from knowtune.experiments.criteria import parse_all
+
+        try:
+            parse_all(v)
+        except UserError as e:
+            raise ValueError(str(e).removeprefix("criteria: ")) from None
+        return v
+
+
 class TrainingSettings(Strict):
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
     lr_scheduler_type: Literal[
@@ -58,6 +108,12 @@ class TrainingSettings(Strict):
     num_train_epochs: float = Field(3, gt=0, description="Epochs (ignored when max_steps > 0).")
     max_steps: int = Field(-1, description="Total optimizer steps; -1 = use num_train_epochs.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory.")
+    padding_free: bool = Field(
+        True,
+        description="Lay each batch's samples end to end in one row, position ids restarting at every sample, so "
+        "no compute goes to padding and no sample attends to another; false (or a model whose attention cannot "
+        "keep packed samples apart) pads each batch to its longest sample.",
+    )
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 = off).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     seed: int = Field(42, description="Seed for data order, splits and initialisation.")
@@ -86,6 +142,15 @@ class TrainingSettings(Strict):
     eval_max_samples: int | None = Field(200, gt=0, description="At most this many records of each eval_datasets file.")
     eval_max_new_tokens: int = Field(64, gt=0, description="Answer length limit when scoring eval_datasets.")
     wandb_project: str | None = Field(None, description="Also log to this Weights & Biases project (needs knowtune[wandb]).")
+    time_budget_hours: float | None = Field(
+        None, gt=0, description="After the first few steps, print the projected total training time against this "
+        "budget (fits / exceeds); None = print the projection alone.",
+    )
+    early_validation: EarlyValidation | None = Field(
+        None,
+        description="Check the run once, at a chosen point, against success criteria and stop it there if it misses "
+        "them (a sweep also stops a trial that trails the leader); the metrics go to early_validation.json.",
+    )
 
 
 class TrainConfig(Strict):
@@ -104,6 +169,8 @@ class TrainConfig(Strict):
         description="A QA JSONL (question/answer) of held-out questions: the model answers them before and "
         "after training and the accuracy (gold answer contained in the reply) is reported.",
     )
+    replay: ReplaySettings = Field(default_factory=ReplaySettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
     experiment_name: str = Field("run", description="Run directory name under base_output_dir.")
     base_output_dir: str = Field("runs", description="Parent directory of run directories.")
     resume: str | None = Field(None, description="'auto' (latest checkpoint of this run, if any) or a checkpoint path.")
@@ -166,8 +233,17 @@ class TrainConfig(Strict):
             raise ValueError("resume and overwrite exclude each other")
         if self.training.eval_datasets and self.distributed != "ddp":
             raise ValueError("training.eval_datasets generates answers on one process's model: use distributed=ddp")
+        if self.selection.retention and not self.heldout:
+            raise ValueError("selection.retention chooses on held-out accuracy: set heldout (a QA JSONL)")
+        if self.selection.retention and self.training.early_stopping_patience:
+            raise ValueError("selection.retention and training.early_stopping_patience both choose the checkpoint; use one")
+        if self.selection.retention and not self.data.eval and not self.data.validation_split_percentage:
+            self.data.eval = [self.heldout]  # eval_loss on the held-out questions, beside the generated answers
         if self.training.eval_datasets and not self.data.eval and not self.data.validation_split_percentage:
             self.data.eval = list(self.training.eval_datasets)  # held-out questions give a meaningful eval_loss
+        if self.training.early_validation and not self.data.eval and not self.data.validation_split_percentage:
+            raise ValueError("training.early_validation needs evaluations: set training.eval_datasets, data.eval "
+                             "or data.validation_split_percentage")
         if self.gpu_ids is not None and self.gpu_type is not None:
             raise ValueError("set gpu_ids or gpu_type, not both")
         if self.start_stage > max(len(self.stages), 1):

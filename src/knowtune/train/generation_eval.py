@@ -12,6 +12,18 @@ from knowtune.errors import UserError
 from knowtune.train.config import TrainConfig
 
 
+HELDOUT, RETENTION = "heldout", "retention"  # generation evals that selection.retention adds
+SELECTION = "eval_selection"
+
+
+def selection_score(heldout: float, retention: float, base_retention: float, tolerance: float) -> float:
+    """What checkpoint selection maximises: held-out accuracy while retention stays within `tolerance` of
+    the base model's; below that, every checkpoint ranks under every one that kept it, by its retention."""
+    if retention >= base_retention - tolerance - 1e-9:
+        return heldout
+    return retention - 2.0
+
+
 def load_generation_evals(cfg: TrainConfig) -> list:
     """Read and check the datasets at setup, before anything is trained."""
     from knowtune.evaluate.eval_data import load_eval_dataset
@@ -24,6 +36,12 @@ def load_generation_evals(cfg: TrainConfig) -> list:
         if not dataset.items:
             raise UserError(f"training.eval_datasets: {path} has no usable record: {'; '.join(dataset.problems[:3])}")
         datasets.append(dataset)
+    if cfg.selection.retention:
+        from knowtune.evaluate.eval_data import suite_path
+
+        datasets.append(load_eval_dataset(cfg.heldout, "qa", HELDOUT, system_prompt=cfg.data.system_prompt))
+        datasets.append(load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", RETENTION,
+                                          system_prompt=cfg.data.system_prompt))
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UserError(f"training.eval_datasets: two files share a name ({', '.join(names)}); rename one")
@@ -33,10 +51,13 @@ def load_generation_evals(cfg: TrainConfig) -> list:
 class GenerationEvalTrainer(SFTTrainer):
     """SFTTrainer whose evaluation also scores generated answers."""
 
-    def __init__(self, *args, generation_evals: list = (), eval_max_new_tokens: int = 64, **kwargs):
+    def __init__(self, *args, generation_evals: list = (), eval_max_new_tokens: int = 64,
+                 selection_tolerance: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.generation_evals = list(generation_evals)
         self.eval_max_new_tokens = eval_max_new_tokens
+        self.selection_tolerance = selection_tolerance  # None: no checkpoint selection on retention
+        self.baseline: dict | None = None  # the base model's evaluation, before training (train() resets the log)
 
     def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
         # Trainer.evaluate logs output.metrics and hands them to the callbacks (early stopping)
@@ -50,4 +71,28 @@ class GenerationEvalTrainer(SFTTrainer):
                 batch_size=self.args.per_device_eval_batch_size, max_new_tokens=self.eval_max_new_tokens,
             )
             output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
+        if self.selection_tolerance is not None and metric_key_prefix == "eval":
+            retention = output.metrics[f"eval_{RETENTION}_contains"]
+            base = retention if self.baseline is None else self.baseline[f"eval_{RETENTION}_contains"]
+            output.metrics[SELECTION] = selection_score(
+                output.metrics[f"eval_{HELDOUT}_contains"], retention, base,
+                self.selection_tolerance,
+            )
         return output
+
+
+def selection_summary(log_history: list[dict], tolerance: float, baseline: dict) -> dict:
+    """Held-out accuracy and retention per evaluation, the base model's first (step 0), and the one selected."""
+    heldout, retention = f"eval_{HELDOUT}_contains", f"eval_{RETENTION}_contains"
+    curve = [
+        {"step": h.get("step", 0), "epoch": h.get("epoch", 0.0), "heldout": h[heldout], "retention": h[retention],
+         "eval_loss": h.get("eval_loss"), "score": h.get(SELECTION)}
+        for h in [{**baseline, "step": 0, "epoch": 0.0}, *log_history] if heldout in h and retention in h
+    ]
+    base = curve[0]["retention"]
+    for point in curve:
+        point["within_tolerance"] = point["retention"] >= base - tolerance - 1e-9
+    trained = [p for p in curve if p["step"] > 0] or curve
+    chosen = max(trained, key=lambda p: p["score"])  # the first of equals, as the Trainer keeps it
+    return {"base_retention": base, "tolerance": tolerance, "chosen_step": chosen["step"], "chosen": chosen,
+            "curve": curve}

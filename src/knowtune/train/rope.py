@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from knowtune.errors import UserError
+from knowtune.fileio import write_json
 
 SUPPORTED = ("llama", "qwen2", "qwen3")
 CONFIG_KEY = "knowtune_no_rope_layers"
@@ -61,9 +62,7 @@ def disable_rope(model, layers: list[int]) -> None:
 
 def write_sidecar(adapter_dir: Path, theta: float | None, layers: list[int | str] | None) -> None:
     """Record the RoPE overrides an adapter was trained with (None = the base model's own)."""
-    (Path(adapter_dir) / SIDECAR).write_text(
-        json.dumps({"rope_theta": theta, "no_rope_layers": layers}, indent=2) + "\n", encoding="utf-8"
-    )
+    write_json(Path(adapter_dir) / SIDECAR, {"rope_theta": theta, "no_rope_layers": layers})
 
 
 def read_sidecar(adapter_dir: Path) -> tuple[float | None, list[int | str] | None]:

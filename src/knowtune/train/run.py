@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -14,11 +15,16 @@ from transformers import EarlyStoppingCallback, ProgressCallback, set_seed
 from transformers.integrations import TensorBoardCallback
 
 from knowtune.errors import UserError, missing_extra
+from knowtune.experiments.projection import BudgetProjection
 from knowtune.models import load_model, load_tokenizer, load_trained, model_config, resolve_model, save_merged
-from knowtune.train import rope, rundir
+from knowtune.fileio import write_atomic, write_json, write_jsonl
+from knowtune.train import replay, rope, rundir
+from knowtune.train.checkpoints import CommitMarker, StopOnSigterm, exit_preempted
 from knowtune.train.config import TrainConfig
+from knowtune.train.generation_eval import selection_summary
 from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main, trainer_kwargs
 from knowtune.train.methods import build_model
+from knowtune.train.speed import liger_kernel, settle_padding_free
 
 log = logging.getLogger("knowtune")
 
@@ -67,7 +73,12 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         )
     eval_strategy = ("steps" if t.eval_steps else "epoch") if has_eval else "no"
     save_strategy, save_steps = ("steps", t.save_steps) if t.save_steps else ("epoch", 500)
-    if t.early_stopping_patience:  # the best checkpoint must exist when it is chosen
+    best_metric, greater = t.metric_for_best_model, t.greater_is_better
+    if cfg.selection.retention:
+        from knowtune.train.generation_eval import SELECTION
+
+        best_metric, greater = SELECTION, True
+    if t.early_stopping_patience or cfg.selection.retention:  # the best checkpoint must exist when it is chosen
         save_strategy, save_steps = eval_strategy, t.eval_steps or 500
     return SFTConfig(
         output_dir=str(run_dir / "checkpoints"),
@@ -91,12 +102,14 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         save_strategy=save_strategy,
         save_steps=save_steps,
         save_total_limit=t.save_total_limit,
-        load_best_model_at_end=bool(t.early_stopping_patience),
-        metric_for_best_model=t.metric_for_best_model,
-        greater_is_better=t.greater_is_better,
+        load_best_model_at_end=bool(t.early_stopping_patience) or cfg.selection.retention,
+        metric_for_best_model=best_metric,
+        greater_is_better=greater,
         report_to=_report_to(cfg),
-        max_length=cfg.data.max_seq_length,
         # knowtune.data already tokenized, masked, truncated and counted the samples.
+        max_length=None if t.padding_free else cfg.data.max_seq_length,
+        padding_free=t.padding_free,
+        use_liger_kernel=liger_kernel(),
         dataset_kwargs={"skip_prepare_dataset": True},
         disable_tqdm=False,
         **trainer_kwargs(cfg),
@@ -183,20 +196,34 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             f"max_seq_length={cfg.data.max_seq_length})")
         set_seed(cfg.training.seed)  # adapters start from seeded random weights: a rerun is the same run
         model, summary = build_model(cfg, model_path)
+        settle_padding_free(args, model)
         say(summary)
+        train_ds, replayed = replay.build(cfg, model, tokenizer, model_path, train_ds)
+        if replayed:
+            data_stats["replay_samples"] = len(replayed)
+            if main:
+                write_jsonl(run_dir / "replay.jsonl", replayed)
+            say(f"Replay: {len(replayed)} answers of the base model mixed into {data_stats['train_samples']} "
+                f"training samples (replay.ratio={cfg.replay.ratio})")
         before = None
-        if heldout and not resume_from and not distributed:
-            before = _heldout_accuracy(model, tokenizer, heldout, "before")
+        if heldout and not resume_from and not distributed and not cfg.selection.retention:
+            before = _heldout_accuracy(model, tokenizer, heldout, "before")  # (selection measures it at step 0)
 
         tensorboard = TensorBoardCallback()
         tensorboard.logging_dir = str(run_dir / "tensorboard")
-        callbacks = [tensorboard]
+        preemption = StopOnSigterm()
+        callbacks = [tensorboard, CommitMarker(), preemption, BudgetProjection(cfg.training.time_budget_hours)]
         if cfg.training.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(cfg.training.early_stopping_patience))
+        if cfg.training.early_validation:
+            from knowtune.experiments.early_validation import EarlyValidationCallback
+
+            callbacks.append(EarlyValidationCallback(cfg.training.early_validation, run_dir))
         trainer = GenerationEvalTrainer(
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             processing_class=tokenizer, callbacks=callbacks,
             generation_evals=generation_evals, eval_max_new_tokens=cfg.training.eval_max_new_tokens,
+            selection_tolerance=cfg.selection.tolerance if cfg.selection.retention else None,
         )
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(ProgressWithLoss())
@@ -213,7 +240,12 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
         say(message)
 
         # Work.
-        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if cfg.selection.retention:
+            trainer.baseline = _selection_baseline(trainer, run_dir, resume_from, say)
+        with preemption.installed():
+            result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if preemption.requested and trainer.state.global_step < trainer.state.max_steps:
+            exit_preempted(trainer.state, total, run_dir / "checkpoints")
 
         # Save. Every process takes part (FSDP and ZeRO-3 gather their shards here); rank 0 writes.
         final = run_dir / "final_model"
@@ -225,8 +257,11 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             "global_step": trainer.state.global_step,
             "world_size": args.world_size,
             "train": result.metrics,
-            "eval": trainer.evaluate() if eval_ds is not None else None,
+            # With selection the chosen checkpoint's evaluation is in the log already (metrics["selection"]).
+            "eval": trainer.evaluate() if eval_ds is not None and not cfg.selection.retention else None,
             "best_checkpoint": trainer.state.best_model_checkpoint,
+            "selection": selection_summary(history, cfg.selection.tolerance, trainer.baseline)
+            if cfg.selection.retention else None,
             "data": data_stats,
             "log_history": history,
         }
@@ -235,14 +270,18 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             if cfg.method in ("lora", "qlora") and (cfg.rope_theta is not None or cfg.no_rope_layers is not None):
                 rope.write_sidecar(final, cfg.rope_theta, cfg.no_rope_layers)  # the base's config is not saved
             losses = np.array([h["loss"] for h in history if "loss" in h], dtype=np.float32)
-            np.save(run_dir / "losses.npy", losses)
+            buffer = io.BytesIO()
+            np.save(buffer, losses)
+            write_atomic(run_dir / "losses.npy", buffer.getvalue())
             if heldout and distributed:  # the trained weights are sharded or wrapped: read them back whole
                 with loading_alone(args):
                     before, after = _heldout_from_disk(cfg, model_path, final, tokenizer, heldout, resume_from, args.device)
                 metrics["heldout"] = {"before": before, "after": after}
+            elif heldout and (metrics["selection"] or {}).get("curve"):
+                metrics["heldout"] = _heldout_from_selection(metrics["selection"])
             elif heldout:
                 metrics["heldout"] = {"before": before, "after": _heldout_accuracy(trainer.model, tokenizer, heldout, "after")}
-            (run_dir / "training_metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+            write_json(run_dir / "training_metrics.json", metrics)
             say(f"Done: final model in {final}")
         return TrainResult(run_dir, metrics, trainer.model, tokenizer)
     finally:
@@ -253,6 +292,29 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
 def _say(message: str) -> None:
     print(message, flush=True)
     log.info(message)
+
+
+def _selection_baseline(trainer, run_dir: Path, resume_from: Path | None, say) -> dict:
+    """The base model's held-out accuracy and retention: measured before training, kept for a resume."""
+    path = run_dir / "selection_baseline.json"
+    if resume_from and path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    say("Evaluating the base model first (held-out questions and retention): the baseline for selection")
+    baseline = trainer.evaluate()
+    if trainer.args.process_index == 0:
+        write_json(path, baseline)
+    return baseline
+
+
+def _heldout_from_selection(selection: dict) -> dict:
+    """Held-out accuracy before (step 0) and after (the chosen checkpoint, now the final model), as evaluated."""
+    curve = selection["curve"]
+    before = curve[0] if curve[0]["step"] == 0 else None  # a resumed run may not have it
+    after = selection["chosen"]
+    for label, point in (("before", before), ("after", after)):
+        if point is not None:
+            _say(f"Held-out accuracy {label} training: {point['heldout']:.0%}; retention {point['retention']:.0%}")
+    return {"before": {"accuracy": before["heldout"]} if before else None, "after": {"accuracy": after["heldout"]}}
 
 
 def _heldout_from_disk(cfg, model_path, final, tokenizer, heldout, resumed, device) -> tuple[dict | None, dict]:

@@ -14,18 +14,17 @@ from pathlib import Path
 
 from knowtune.config import to_yaml
 from knowtune.errors import UserError
+from knowtune.fileio import write_atomic
 from knowtune.train.config import TrainConfig
 
 log = logging.getLogger("knowtune")
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint (resume=auto); partial or corrupt newer ones are reported and skipped."""
+    from knowtune.train.checkpoints import last_complete
 
-    if not checkpoints.is_dir():
-        return None
-    found = get_last_checkpoint(str(checkpoints))
-    return Path(found) if found else None
+    return last_complete(checkpoints)
 
 
 def prepare(cfg: TrainConfig) -> tuple[Path, Path | None]:
@@ -39,9 +38,14 @@ def prepare(cfg: TrainConfig) -> tuple[Path, Path | None]:
     if cfg.resume == "auto":
         resume_from = last_checkpoint(run_dir / "checkpoints")
     elif cfg.resume:
+        from knowtune.train.checkpoints import MARKER, problem
+
         resume_from = Path(cfg.resume)
-        if not (resume_from / "trainer_state.json").is_file():
-            raise UserError(f"resume={cfg.resume}: not a checkpoint directory (no trainer_state.json)")
+        if not resume_from.is_dir():
+            raise UserError(f"resume={cfg.resume}: no such checkpoint directory")
+        marked_run = any((p / MARKER).is_file() for p in resume_from.parent.iterdir() if p.is_dir())
+        if reason := problem(resume_from, marked_run):
+            raise UserError(f"resume={cfg.resume}: not a complete checkpoint ({reason})")
     elif exists and not cfg.overwrite:
         raise UserError(
             f"run directory {run_dir} already exists; resume it with resume=auto, replace it with "
@@ -49,19 +53,20 @@ def prepare(cfg: TrainConfig) -> tuple[Path, Path | None]:
         )
     elif exists:
         shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the run directory {run_dir}: {e.strerror} (check base_output_dir)") from None
     return run_dir, resume_from
 
 
 def record(run_dir: Path, cfg: TrainConfig, model_path: str, command: list[str] | None = None) -> None:
     """Write config.yaml, train_command.txt and environment_info.txt."""
-    (run_dir / "config.yaml").write_text(
-        f"# resolved config; model loaded from {model_path}\n" + to_yaml(cfg), encoding="utf-8"
-    )
+    write_atomic(run_dir / "config.yaml", f"# resolved config; model loaded from {model_path}\n" + to_yaml(cfg))
     with open(run_dir / "train_command.txt", "a", encoding="utf-8") as f:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         f.write(f"# {stamp} in {os.getcwd()}\n{shlex.join(command or sys.argv)}\n")
-    (run_dir / "environment_info.txt").write_text(environment_info(), encoding="utf-8")
+    write_atomic(run_dir / "environment_info.txt", environment_info())
 
 
 def environment_info() -> str:

@@ -1,0 +1,271 @@
+"""SFT training throughput: knowtune's default path vs the Trainer + PEFT scripts users run today.
+
+    .venv/bin/python benchmarks/train_throughput.py [--steps 4] [--rounds 2] [--json PATH]
+
+One workload, three ways to train it, in one process, interleaved (a, b, c, a, b, c, ...):
+
+- (a) padded: transformers Trainer + PEFT LoRA, every sample padded to max_seq_length, as the
+  seeds' scripts do (tokenizer padding="max_length");
+- (b) dynamic: the same with DataCollatorForSeq2Seq, each batch padded to its longest sample;
+- (c) knowtune: knowtune's own default path (trainer_args, build_datasets, build_model and the
+  trainer class of knowtune.train.run), only the step count and the data set here.
+
+All three train the same tokenized samples (knowtune's, so the loss masks are the same) with the
+same LoRA settings, learning rate, batch size and seed. Each train() call's first step is a
+warm-up and is not timed. Throughput counts real tokens only (the samples' own, no padding).
+Peak memory: on a GPU torch.cuda.max_memory_allocated; on a CPU the peak resident set size
+above the size before the call, sampled every 10 ms (large allocations are returned to the OS at
+once, see _return_freed_memory, so one variant's freed memory does not hide the next one's).
+
+Workload: QA records (question, a context of 0-N sentences of the demo corpus, an answer of 1-6
+sentences), so lengths vary as in real QA data. CPU: the shipped default model, float32,
+max_seq_length 512. GPU: a randomly initialised model of Qwen2.5-0.5B's shape, bf16 mixed
+precision, max_seq_length 2048; MFU = 4·N·tokens/s (LoRA: forward 2N, backward 2N since frozen
+weights need no weight gradient) over the device's dense bf16 peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from knowtune.data.chunk import sentence_spans
+from knowtune.data.ingest import read_documents
+from knowtune.data.tokenize import IGNORE_INDEX, build_datasets
+from knowtune.fileio import write_json, write_jsonl
+from knowtune.models import load_tokenizer, resolve_model
+from knowtune.train.config import TrainConfig
+from knowtune.train.generation_eval import GenerationEvalTrainer
+from knowtune.train.methods import build_model, lora_config
+from knowtune.train.run import trainer_args
+from knowtune.train.speed import settle_padding_free
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
+BF16_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L40S": 362, "L4": 121, "A10": 125}  # dense
+
+
+def qa_records(n: int, max_context: int, seed: int) -> list[dict]:
+    """QA records whose lengths vary: demo questions, contexts and answers cut from the demo corpus."""
+    documents, _ = read_documents([str(DEMO / "corpus")], ["md"])
+    sentences = [d.text[a:b] for d in documents for a, b in sentence_spans(d.text)]
+    questions = [json.loads(line)["question"] for line in (DEMO / "train.jsonl").read_text().splitlines()]
+    rng = random.Random(seed)
+
+    def some(k: int) -> str:
+        return " ".join(rng.choice(sentences) for _ in range(k))
+
+    return [{"question": rng.choice(questions), "context": some(rng.randint(0, max_context)) or None,
+             "answer": some(rng.randint(1, 6))} for _ in range(n)]
+
+
+def random_qwen_05b(folder: Path, tokenizer) -> str:
+    """A randomly initialised model of Qwen2.5-0.5B's shape (nothing downloaded), saved with `tokenizer`."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    config = Qwen2Config(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
+                         rope_theta=1000000.0, tie_word_embeddings=True, rms_norm_eps=1e-6)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def _return_freed_memory() -> None:
+    """glibc: serve allocations over 1 MiB by mmap so that freeing them shrinks the resident set at once."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Peak memory of the work inside `with`, in MiB."""
+
+    def __enter__(self):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            return self
+        self.process, self.running = psutil.Process(), True
+        self.start = self.peak = self.process.memory_info().rss
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.01)
+
+    def __exit__(self, *exc):
+        if torch.cuda.is_available():
+            self.mib = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            self.running = False
+            self.thread.join()
+            self.mib = (self.peak - self.start) / 2**20
+
+
+class StepTimer(TrainerCallback):
+    """Seconds of each optimizer step after the first (the warm-up)."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.began = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        if state.global_step > 1:
+            self.seconds.append(time.perf_counter() - self.began)
+
+
+class CountingCollator:
+    """Wraps a collator; records each batch's real tokens (the samples' own lengths, no padding)."""
+
+    def __init__(self, collate):
+        self.collate, self.tokens = collate, []
+
+    def __call__(self, features):
+        self.tokens.append(sum(len(f["input_ids"]) for f in features))
+        return self.collate(features)
+
+
+def baseline_trainer(model_path, tokenizer, train, cfg: TrainConfig, run_dir: Path, padding: str) -> Trainer:
+    """(a)/(b): the Trainer + PEFT script, as the seeds write it."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, DataCollatorForSeq2Seq
+
+    torch.manual_seed(cfg.training.seed)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    model = get_peft_model(model, lora_config(cfg.lora))
+    t = cfg.training
+    args = TrainingArguments(
+        output_dir=str(run_dir), learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler_type,
+        per_device_train_batch_size=t.per_device_train_batch_size, max_steps=t.max_steps, seed=t.seed,
+        logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True,
+        bf16=torch.cuda.is_available(), dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    collate = DataCollatorForSeq2Seq(tokenizer, padding=padding, max_length=cfg.data.max_seq_length,
+                                     label_pad_token_id=IGNORE_INDEX)
+    return Trainer(model=model, args=args, train_dataset=train, data_collator=CountingCollator(collate))
+
+
+def knowtune_trainer(model_path, tokenizer, cfg: TrainConfig, run_dir: Path):
+    """(c): knowtune's default path, built by knowtune's own functions."""
+    train, _, _ = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed)
+    args = trainer_args(cfg, run_dir, has_eval=False)
+    args.report_to, args.save_strategy, args.disable_tqdm = [], "no", True
+    torch.manual_seed(cfg.training.seed)
+    model, _ = build_model(cfg, model_path)
+    settle_padding_free(args, model)
+    trainer = GenerationEvalTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+    trainer.data_collator = CountingCollator(trainer.data_collator)
+    return trainer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per variant per round (plus a warm-up step)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (a, b, c) x rounds")
+    parser.add_argument("--records", type=int, default=256)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    options = parser.parse_args()
+    _return_freed_memory()
+    gpu = torch.cuda.is_available()
+    if not gpu:
+        torch.set_num_threads(psutil.cpu_count(logical=False) or psutil.cpu_count())
+    max_len, max_context = (2048, 120) if gpu else (512, 12)
+
+    tmp = Path(tempfile.mkdtemp(prefix="knowtune-bench-"))
+    model_path = resolve_model("smollm2-135m-instruct")
+    tokenizer = load_tokenizer(model_path, False)
+    if gpu:
+        model_path = random_qwen_05b(tmp / "qwen2.5-0.5b-shape", tokenizer)
+    data = tmp / "train.jsonl"
+    write_jsonl(data, qa_records(options.records, max_context, seed=0))
+    cfg = TrainConfig.model_validate({
+        "model": model_path, "data": {"train": [str(data)], "max_seq_length": max_len},
+        "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
+        "training": {"max_steps": options.steps + 1, "per_device_train_batch_size": options.batch_size,
+                     "learning_rate": 1e-4, "lr_scheduler_type": "constant", "seed": 42},
+    })
+    train, _, stats = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed)
+    lengths = sorted(len(ids) for ids in train["input_ids"])
+    print(f"workload: {len(lengths)} samples, {lengths[0]}-{lengths[-1]} tokens (median {lengths[len(lengths) // 2]}), "
+          f"{stats['trainable_tokens'] / stats['train_tokens']:.0%} of tokens trained on, max_seq_length {max_len}, "
+          f"batch {options.batch_size}, {'GPU ' + torch.cuda.get_device_name() if gpu else f'CPU, {torch.get_num_threads()} threads'}")
+
+    builders = {
+        "a": lambda: baseline_trainer(model_path, tokenizer, train, cfg, tmp / "a", "max_length"),
+        "b": lambda: baseline_trainer(model_path, tokenizer, train, cfg, tmp / "b", "longest"),
+        "c": lambda: knowtune_trainer(model_path, tokenizer, cfg, tmp / "c"),
+    }
+    seconds = {k: 0.0 for k in builders}
+    tokens = {k: 0 for k in builders}
+    peak = {k: 0.0 for k in builders}
+    for round_ in range(options.rounds):
+        for name, build in builders.items():
+            trainer = build()
+            timer = StepTimer()
+            trainer.add_callback(timer)
+            with PeakMemory() as memory:
+                trainer.train()
+            counted = trainer.data_collator.tokens[1 : 1 + len(timer.seconds)]  # the timed steps' batches
+            seconds[name] += sum(timer.seconds)
+            tokens[name] += sum(counted)
+            peak[name] = max(peak[name], memory.mib)
+            print(f"round {round_ + 1} ({name}): {sum(counted) / sum(timer.seconds):.0f} real tokens/s, "
+                  f"peak {memory.mib:.0f} MiB", flush=True)
+            del trainer
+            if gpu:
+                torch.cuda.empty_cache()
+
+    rate = {k: tokens[k] / seconds[k] for k in builders}
+    result = {
+        "device": torch.cuda.get_device_name() if gpu else f"CPU ({psutil.cpu_count()} cores)",
+        "tokens_per_s": {k: round(v, 1) for k, v in rate.items()},
+        "peak_memory_mb": {k: round(v, 1) for k, v in peak.items()},
+        "ratio_vs_padded": round(rate["c"] / rate["a"], 2),
+        "ratio_vs_dynamic": round(rate["c"] / rate["b"], 2),
+    }
+    peak_tflops = next((v for k, v in BF16_PEAK_TFLOPS.items() if gpu and k in torch.cuda.get_device_name()), None)
+    if peak_tflops:
+        n_params = _parameter_count(model_path)
+        result["mfu"] = {k: round(4 * n_params * v / (peak_tflops * 1e12), 4) for k, v in rate.items()}
+    print("\n| variant | real tokens/s | peak memory (MiB) |\n|---|---|---|")
+    for k, label in (("a", "(a) Trainer + PEFT, padded to max_seq_length"), ("b", "(b) Trainer + PEFT, dynamic padding"),
+                     ("c", "(c) knowtune default")):
+        print(f"| {label} | {rate[k]:.0f} | {peak[k]:.0f} |")
+    print(f"\nc/a = {result['ratio_vs_padded']}x, c/b = {result['ratio_vs_dynamic']}x"
+          + (f", MFU {result['mfu']}" if "mfu" in result else ""))
+    if options.json:
+        write_json(Path(options.json), result)
+
+
+def _parameter_count(model_path: str) -> int:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path))
+    return sum(p.numel() for p in model.parameters())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""`knowtune run CONFIG`, the main job: documents (or a dataset) -> generate -> train -> evaluate -> report.
+
+One run directory holds it all: generated/ (knowtune generate's outputs and call cache), the
+training run's files (config.yaml, checkpoints/, final_model/, ...), heldout.jsonl (the questions
+asked before and after), eval/ (knowtune eval of the tuned model against its base) and report.md.
+Training uses the default knowledge-update recipe (docs/recipe.md) with the config's `train`
+section on top. Rerunning the same command resumes: model calls come from the cache and
+training continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from knowtune.config import validate
+from knowtune.errors import UserError
+from knowtune.fileio import write_atomic, write_jsonl
+from knowtune.train.config import Strict, TrainConfig, _deep_merge
+
+# The default knowledge-update recipe, chosen by measurement on the demo corpus (docs/recipe.md).
+RECIPE: dict[str, Any] = {
+    "method": "lora",
+    "lora": {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": "all-linear"},
+    "data": {"max_seq_length": 256},
+    "training": {
+        "learning_rate": 1e-3,
+        "lr_scheduler_type": "constant",
+        "num_train_epochs": 6,
+        "per_device_train_batch_size": 8,
+        "save_total_limit": 1,
+    },
+    "replay": {"ratio": 0.5},
+    "selection": {"retention": True, "tolerance": 1 / 12},
+}
+
+
+class Thresholds(Strict):
+    heldout_accuracy: float = Field(0.9, ge=0, le=1, description="Held-out accuracy the tuned model must reach.")
+    retention_drop: float = Field(
+        1 / 12, ge=0, le=1, description="How far retention (general-knowledge suite, share answered) may fall."
+    )
+
+
+class RunConfig(Strict):
+    experiment_name: str = Field("run", description="Run directory name under base_output_dir.")
+    base_output_dir: str = Field("runs", description="Parent directory of run directories.")
+    overwrite: bool = Field(False, description="Replace an existing run directory instead of continuing it.")
+    generate: dict[str, Any] | None = Field(
+        None,
+        description="knowtune generate's config (see `knowtune generate --help`; save_dir is <run>/generated); "
+        "leave it out to train on train_data alone.",
+    )
+    data_path: list[str] | None = Field(None, description="Documents to generate from (= generate.data_path).")
+    train_data: list[str] = Field(
+        default_factory=list, description="Datasets trained on besides the generated train.jsonl (QA, chat, alpaca)."
+    )
+    heldout: list[str] = Field(
+        default_factory=list,
+        description="QA files of held-out questions, asked with the generated heldout.jsonl before and after training.",
+    )
+    train: dict[str, Any] = Field(
+        default_factory=dict,
+        description="knowtune train keys on top of the default recipe (see `knowtune train --help`), e.g. "
+        "{training: {num_train_epochs: 4}, replay: {ratio: 1.0}}.",
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("data_path", "train_data", "heldout", mode="before")
+    @classmethod
+    def _one_path_is_a_list(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _something_to_learn(self):
+        if self.data_path is not None:
+            self.generate = {**(self.generate or {}), "data_path": self.data_path}
+        if self.generate is None and not self.train_data:
+            raise ValueError("nothing to train on: give generate (documents) or train_data")
+        return self
+
+    def run_dir(self) -> Path:
+        return Path(self.base_output_dir) / self.experiment_name
+
+    def generate_config(self):
+        from knowtune.synth.config import GenerateConfig
+
+        return validate(GenerateConfig, {**self.generate, "save_dir": str(self.run_dir() / "generated")}, source="generate")
+
+    def train_config(self, train_files: list[str], heldout: str | None) -> TrainConfig:
+        fixed = {"experiment_name": self.experiment_name, "base_output_dir": self.base_output_dir, "resume": "auto"}
+        merged = _deep_merge(_deep_merge(RECIPE, self.train), fixed)
+        merged["data"] = {**merged.get("data", {}), "train": train_files}
+        merged["heldout"] = heldout
+        if heldout is None:  # nothing to select on: plain training with replay
+            merged["selection"] = {**merged.get("selection", {}), "retention": False}
+        return validate(TrainConfig, merged, source="train")
+
+
+def check(cfg: RunConfig) -> None:
+    """Every section validated before anything runs, so a typo fails in a second, not after generation."""
+    if cfg.generate is not None:
+        cfg.generate_config()
+    cfg.train_config(cfg.train_data or ["<generated train.jsonl>"], cfg.heldout[0] if cfg.heldout else None)
+    for path in cfg.train_data + cfg.heldout:
+        if not Path(path).exists():
+            raise UserError(f"{path}: no such file (listed in train_data/heldout)")
+
+
+def _prepare(cfg: RunConfig) -> Path:
+    run_dir = cfg.run_dir()
+    if cfg.overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def _heldout(run_dir: Path, generated: Path | None, files: list[str]) -> str | None:
+    """One held-out file: the generated questions, then the user's, each with where it came from."""
+    from knowtune.evaluate.qa_check import load_qa_file
+
+    records = []
+    sources = ([str(generated)] if generated is not None and generated.stat().st_size else []) + list(files)
+    for source in sources:
+        records += [{"question": r["question"], "answer": r["answer"], "source": source} for r in load_qa_file(source)]
+    if not records:
+        return None
+    write_jsonl(run_dir / "heldout.jsonl", records)
+    return str(run_dir / "heldout.jsonl")
+
+
+def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
+    from knowtune.config import to_yaml
+    from knowtune.evaluate.config import EvalConfig
+    from knowtune.evaluate.run import run as evaluate
+    from knowtune.experiments.job_report import render, verdict
+    from knowtune.train.run import run as train
+
+    check(cfg)
+    run_dir = _prepare(cfg)
+    write_atomic(run_dir / "run_config.yaml", to_yaml(cfg))
+    seconds: dict[str, float] = {}
+
+    started = time.monotonic()
+    coverage, generated_train, generated_heldout = None, [], None
+    if cfg.generate is not None:
+        from knowtune.synth.run import run as generate
+
+        print("== 1/3 generate: documents -> facts -> Q&A", flush=True)
+        result = generate(cfg.generate_config())
+        coverage = result.coverage
+        t = coverage["totals"]
+        print(f"{t['facts_covered']} of {t['facts_kept']} facts covered; {t['train']} training and "
+              f"{t['heldout']} held-out pairs (report: {result.save_dir / 'coverage.md'})", flush=True)
+        if t["train"]:
+            generated_train = [str(result.save_dir / "train.jsonl")]
+        elif not cfg.train_data:
+            raise UserError(f"no Q&A pair survived curation and there is no train_data; see {result.save_dir / 'coverage.md'}")
+        generated_heldout = result.save_dir / "heldout.jsonl"
+    seconds["generate"] = time.monotonic() - started
+
+    started = time.monotonic()
+    heldout = _heldout(run_dir, generated_heldout, cfg.heldout)
+    print("== 2/3 train: the default recipe (docs/recipe.md) with this config's changes", flush=True)
+    trained = train(cfg.train_config(generated_train + cfg.train_data, heldout), command=command)
+    seconds["train"] = time.monotonic() - started
+
+    started = time.monotonic()
+    print("== 3/3 evaluate: the tuned model against its base", flush=True)
+    del trained.model  # the evaluation loads the final model from disk, as a user would
+    eval_cfg = EvalConfig(model_path=str(run_dir), datasets=[f"{heldout}:qa"] if heldout else [],
+                          use_default_datasets=True, compare_base=True, cache_dir=cfg.train.get("cache_dir"))
+    results = evaluate(eval_cfg, command=command)
+    seconds["evaluate"] = time.monotonic() - started
+
+    summary = verdict(results, trained.metrics, cfg.thresholds)
+    summary |= {"seconds": seconds, "coverage": coverage["totals"] if coverage else None,
+                "data": trained.metrics["data"], "selection": trained.metrics.get("selection")}
+    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    write_atomic(run_dir / "report.md", render(cfg, summary, run_dir))
+    for line in summary["lines"]:
+        print(line)
+    print(f"Report: {run_dir / 'report.md'}")
+    return summary

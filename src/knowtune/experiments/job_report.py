@@ -1,0 +1,81 @@
+"""The report of `knowtune run`, in plain words: facts learned, knowledge kept, and the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HELDOUT, RETENTION, REFERENCE = "heldout", "general_knowledge", "reference_text"
+
+
+def _pair(results: dict, dataset: str, metric: str) -> tuple[float, float] | None:
+    row = results.get("comparison", {}).get(dataset, {}).get(metric)
+    return (row["base"], row["model"]) if row else None
+
+
+def _count(share: float, n: int) -> str:
+    return f"{round(share * n)}/{n} ({share:.0%})"
+
+
+def verdict(results: dict, train_metrics: dict, thresholds) -> dict:
+    """Held-out accuracy and retention before -> after, each against its threshold, and lines to print."""
+    sizes = {name: info["evaluated"] for name, info in results["datasets"].items()}
+    heldout, retention = _pair(results, HELDOUT, "contains"), _pair(results, RETENTION, "contains")
+    perplexity = _pair(results, REFERENCE, "perplexity")
+    checks, lines = {}, []
+    if heldout:
+        checks["facts_learned"] = heldout[1] >= thresholds.heldout_accuracy - 1e-9
+        lines.append(f"Facts learned (held-out questions answered): {_count(heldout[0], sizes[HELDOUT])} -> "
+                     f"{_count(heldout[1], sizes[HELDOUT])}; needed {thresholds.heldout_accuracy:.0%}: "
+                     f"{'met' if checks['facts_learned'] else 'NOT met'}")
+    if retention:
+        drop = retention[0] - retention[1]
+        checks["knowledge_kept"] = drop <= thresholds.retention_drop + 1e-9
+        lines.append(f"Knowledge kept (general-knowledge questions answered): {_count(retention[0], sizes[RETENTION])}"
+                     f" -> {_count(retention[1], sizes[RETENTION])}; allowed fall {thresholds.retention_drop:.1%}: "
+                     f"{'met' if checks['knowledge_kept'] else 'NOT met'}")
+    if perplexity:
+        lines.append(f"Reference-text perplexity: {perplexity[0]:.2f} -> {perplexity[1]:.2f}")
+    passed = bool(checks) and all(checks.values())
+    lines.insert(0, f"Verdict: {'PASS' if passed else 'FAIL'}")
+    return {"passed": passed, "checks": checks, "heldout": heldout, "retention": retention,
+            "reference_perplexity": perplexity, "sizes": sizes, "lines": lines,
+            "global_step": train_metrics["global_step"], "best_checkpoint": train_metrics.get("best_checkpoint")}
+
+
+def _curve_table(selection: dict | None) -> list[str]:
+    if not selection or not selection.get("curve"):
+        return []
+    rows = ["", "## Per evaluation during training", "",
+            f"Retention of the base model: {selection['base_retention']:.0%}; a checkpoint may fall "
+            f"{selection['tolerance']:.1%} below it. The chosen one has the best held-out accuracy among those within.",
+            "", "| epoch | step | held-out | retention | eval_loss | within tolerance | chosen |", "|---|---|---|---|---|---|---|"]
+    for p in selection["curve"]:
+        loss = f"{p['eval_loss']:.4f}" if p.get("eval_loss") is not None else ""
+        rows.append(f"| {p['epoch']:.0f} | {p['step']} | {p['heldout']:.0%} | {p['retention']:.0%} | {loss} | "
+                    f"{'yes' if p['within_tolerance'] else 'no'} | {'**yes**' if p['step'] == selection['chosen_step'] else ''} |")
+    return rows
+
+
+def render(cfg, summary: dict, run_dir: Path) -> str:
+    data, coverage, seconds = summary["data"], summary["coverage"], summary["seconds"]
+    lines = [f"# knowtune run: {cfg.experiment_name}", "", *[f"**{line}**" if i == 0 else f"- {line}"
+                                                             for i, line in enumerate(summary["lines"])], ""]
+    lines += ["## Data", ""]
+    if coverage:
+        lines.append(f"- Generated from documents: {coverage['facts_covered']} of {coverage['facts_kept']} facts covered, "
+                     f"{coverage['pairs_kept']} of {coverage['pairs_generated']} pairs kept after curation "
+                     f"({coverage['train']} train, {coverage['heldout']} held out); see generated/coverage.md")
+    if cfg.train_data:
+        lines.append(f"- Also trained on: {', '.join(f'`{p}`' for p in cfg.train_data)}")
+    if cfg.heldout:
+        lines.append(f"- Also asked: {', '.join(f'`{p}`' for p in cfg.heldout)}")
+    lines.append(f"- {data['train_samples']} training samples"
+                 + (f" + {data['replay_samples']} replayed answers of the base model (replay.jsonl)" if data.get("replay_samples") else ""))
+    lines += ["", "## Training", "", f"- {summary['global_step']} optimizer steps; final model: `final_model/`"
+              + (f" (selected: `{Path(summary['best_checkpoint']).name}`)" if summary.get("best_checkpoint") else "")]
+    lines += _curve_table(summary.get("selection"))
+    lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {stage} | {value:.0f} |" for stage, value in seconds.items()]
+    lines += ["", f"Full evaluation: `eval/report.md`; training log: `training.log`; config: `run_config.yaml` "
+              f"(this job) and `config.yaml` (the training, resolved).", ""]
+    return "\n".join(lines)

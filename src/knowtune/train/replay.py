@@ -1,0 +1,158 @@
+"""Replay of the base model's own behaviour, so a knowledge update does not erase what it knew.
+
+Before training, the base model answers general prompts (a shipped set of facts, definitions,
+instructions and small talk, plus the user's own); those (prompt, answer) conversations are mixed
+into the training samples at `replay.ratio` per training sample. Where the new documents say
+nothing, training then pulls the model towards the answers it already gave instead of drifting.
+Answers are cached per model and prompt under the cache directory: a rerun, a resume or the next
+run on the same base model generates only what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import logging
+import random
+import re
+from pathlib import Path
+
+from knowtune.data.tokenize import IGNORE_INDEX, tokenize_chat
+from knowtune.errors import UserError
+from knowtune.models import cache_dir
+from knowtune.synth.calls import CallCache
+from knowtune.train.config import TrainConfig
+
+log = logging.getLogger("knowtune")
+
+SHIPPED_PROMPTS = "replay_prompts.jsonl"
+_SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
+
+
+def shipped_prompts_path() -> Path:
+    return Path(str(importlib.resources.files("knowtune.train") / SHIPPED_PROMPTS))
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """Prompts from a JSONL file (`prompt` field) or a text file (one per line)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"replay.prompts: cannot read {path}: {e}") from None
+    if path.suffix != ".jsonl":
+        return [line.strip() for line in lines if line.strip()]
+    prompts = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
+            raise UserError(f"{path}:{number}: field 'prompt' must be a non-empty string")
+        prompts.append(record["prompt"].strip())
+    return prompts
+
+
+def all_prompts(cfg: TrainConfig) -> list[str]:
+    found = read_prompts(shipped_prompts_path()) if cfg.replay.shipped_prompts else []
+    for path in cfg.replay.prompts:
+        found += read_prompts(path)
+    return list(dict.fromkeys(found))  # a prompt given twice is replayed once
+
+
+def choose(prompts: list[str], train_samples: int, ratio: float, seed: int) -> list[str]:
+    """round(ratio x train_samples) prompts drawn by a seeded shuffle (all of them if there are fewer)."""
+    wanted = round(ratio * train_samples)
+    if wanted > len(prompts):
+        log.warning("replay: %d samples wanted (ratio %s), only %d prompts: using them all", wanted, ratio, len(prompts))
+    order = list(prompts)
+    random.Random(seed).shuffle(order)
+    return order[:wanted]
+
+
+def complete_sentences(answer: str, hit_limit: bool) -> str:
+    """An answer cut by the token limit ends at its last full sentence, so training never teaches a
+    model to stop mid-sentence; '' when no sentence is complete."""
+    if not hit_limit:
+        return answer.strip()
+    ends = list(_SENTENCE_END.finditer(answer))
+    return answer[: ends[-1].end()].strip() if ends else ""
+
+
+def _model_identity(model_path: str) -> str:
+    """The base model's weights, by name, size and modification time of its files (no hashing of GBs)."""
+    folder = Path(model_path)
+    files = sorted(p for p in folder.glob("*") if p.suffix in (".safetensors", ".bin", ".json"))
+    described = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files] or [str(model_path)]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+
+def base_answers(cfg: TrainConfig, model, tokenizer, model_path: str, prompts: list[str]) -> dict[str, str]:
+    """The base model's greedy answer to each prompt; cached, so only missing ones are generated."""
+    from knowtune.evaluate.generate import generate_batches
+
+    cache = CallCache(cache_dir(cfg.cache_dir) / "replay" / "answers.sqlite")
+    identity = {"model": _model_identity(model_path), "system_prompt": cfg.data.system_prompt, "kind": "replay"}
+    keys = {p: CallCache.key(CallCache.request(identity, cfg.replay.max_new_tokens, [{"role": "user", "content": p}]))
+            for p in prompts}
+    answers = {p: cache.get(keys[p]) for p in prompts}
+    missing = [p for p in prompts if answers[p] is None]
+    if missing:
+        print(f"Replay: the base model answers {len(missing)} general prompts "
+              f"({len(prompts) - len(missing)} cached)", flush=True)
+        for batch_ids, texts, _ in generate_batches(
+            model, tokenizer, missing, batch_size=32, max_new_tokens=cfg.replay.max_new_tokens,
+            system_prompt=cfg.data.system_prompt,
+        ):
+            for i, text in zip(batch_ids, texts):
+                hit_limit = len(tokenizer(text, add_special_tokens=False)["input_ids"]) >= cfg.replay.max_new_tokens - 1
+                answer = complete_sentences(text, hit_limit)
+                prompt = missing[i]
+                cache.put(keys[prompt], CallCache.request(identity, cfg.replay.max_new_tokens, [prompt]), answer)
+                answers[prompt] = answer
+    cache.close()
+    return answers
+
+
+def replay_samples(cfg: TrainConfig, answers: dict[str, str], tokenizer) -> tuple[list[dict], dict[str, list]]:
+    """The replay conversations (for the run directory) and their input_ids/labels columns."""
+    system = [{"role": "system", "content": cfg.data.system_prompt}] if cfg.data.system_prompt is not None else []
+    records, columns = [], {"input_ids": [], "labels": []}
+    for prompt, answer in answers.items():
+        if not answer:
+            continue  # nothing complete to replay
+        messages = system + [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        ids, labels = tokenize_chat(messages, tokenizer, cfg.data.train_on, where=f"replay prompt {prompt[:40]!r}")
+        ids, labels = ids[: cfg.data.max_seq_length], labels[: cfg.data.max_seq_length]
+        if all(label == IGNORE_INDEX for label in labels):
+            continue
+        records.append({"messages": messages})
+        columns["input_ids"].append(ids)
+        columns["labels"].append(labels)
+    return records, columns
+
+
+def mix(train_ds, columns: dict[str, list], seed: int):
+    """The training samples with the replay samples, shuffled together (same columns, same order of keys)."""
+    import datasets
+
+    if not columns["input_ids"]:
+        return train_ds
+    replay = datasets.Dataset.from_dict({name: columns[name] for name in train_ds.column_names})
+    return datasets.concatenate_datasets([train_ds, replay]).shuffle(seed=seed).flatten_indices()
+
+
+def build(cfg: TrainConfig, model, tokenizer, model_path: str, train_ds) -> tuple[object, list[dict]]:
+    """(the training set with replay mixed in, the replay conversations); unchanged when replay.ratio is 0."""
+    if cfg.replay.ratio <= 0:
+        return train_ds, []
+    if "labels" not in train_ds.column_names:
+        raise UserError("replay needs conversation-shaped training data (chat, alpaca, qa); not plain text")
+    prompts = choose(all_prompts(cfg), len(train_ds), cfg.replay.ratio, cfg.training.seed)
+    answers = base_answers(cfg, model, tokenizer, model_path, prompts)
+    records, columns = replay_samples(cfg, answers, tokenizer)
+    return mix(train_ds, columns, cfg.training.seed), records
