@@ -76,10 +76,16 @@ class RunConfig(Strict):
     def _one_path_is_a_list(cls, value):
         return [value] if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _data_path_is_generates(cls, data):
+        if isinstance(data, dict) and data.get("data_path") is not None:
+            generate = data.get("generate") if isinstance(data.get("generate"), dict) else {}
+            data = {**data, "generate": {**generate, "data_path": data["data_path"]}}
+        return data
+
     @model_validator(mode="after")
     def _something_to_learn(self):
-        if self.data_path is not None:
-            self.generate = {**(self.generate or {}), "data_path": self.data_path}
         if self.generate is None and not self.train_data:
             raise ValueError("nothing to train on: give generate (documents) or train_data")
         return self

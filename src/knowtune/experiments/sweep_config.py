@@ -86,7 +86,10 @@ class SweepConfig(Strict):
             raise ValueError("set gpu_ids or gpu_type, not both")
         if self.backend == "ray" and (self.gpu_ids is not None or self.gpu_type not in (None, "auto")):
             raise ValueError("backend=ray gives each trial one GPU of the cluster itself: leave out gpu_ids and gpu_type")
-        crit.parse_all(self.criteria)
+        try:
+            crit.parse_all(self.criteria)
+        except UserError as e:
+            raise ValueError(str(e)) from None
         if self.early_validation and self.early_validation.max_gap is not None and not self.leader_metric:
             raise ValueError("early_validation.max_gap compares trials on a metric: set metric or early_validation.criteria")
         return self
