@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The main job: documents -> generated Q&A -> LoRA with the default recipe -> evaluation -> report.
 demo: install
 	$(BIN)/knowtune models prepare
-	$(BIN)/knowtune train examples/quickstart.yaml --overwrite
+	$(BIN)/knowtune run examples/run/demo.yaml --overwrite
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -129,3 +129,15 @@ def test_training_keeps_the_checkpoint_selection_chooses(tiny_llama, qa_file, tm
 def test_selection_needs_heldout_questions(tiny_llama, qa_file, tmp_path):
     with pytest.raises(Exception, match="selection.retention chooses on held-out accuracy"):
         make_cfg(tiny_llama, qa_file, tmp_path, "selection.retention=true")
+
+
+def test_a_bad_replay_prompt_file_names_its_line(tmp_path):
+    from knowtune.errors import UserError
+
+    bad = tmp_path / "prompts.jsonl"
+    bad.write_text('{"prompt": "Say hello."}\n{"text": "no prompt field"}\n', encoding="utf-8")
+    with pytest.raises(UserError, match=r"prompts.jsonl:2.*'prompt'"):
+        replay.read_prompts(bad)
+    text = tmp_path / "prompts.txt"
+    text.write_text("Say hello.\n\nName a colour.\n", encoding="utf-8")
+    assert replay.read_prompts(text) == ["Say hello.", "Name a colour."]

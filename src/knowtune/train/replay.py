@@ -35,25 +35,21 @@ def shipped_prompts_path() -> Path:
 
 
 def read_prompts(path: str | Path) -> list[str]:
-    """Prompts from a JSONL file (`prompt` field) or a text file (one per line)."""
+    """Prompts from a JSON/JSONL file (`prompt` field) or a text file (one per line)."""
+    from knowtune.data.load import load_records
+
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"replay.prompts: cannot read {path}: {e}") from None
-    if path.suffix != ".jsonl":
-        return [line.strip() for line in lines if line.strip()]
-    prompts = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    if path.suffix not in (".json", ".jsonl"):
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
-            raise UserError(f"{path}:{number}: field 'prompt' must be a non-empty string")
-        prompts.append(record["prompt"].strip())
+            return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"replay.prompts: cannot read {path}: {e}") from None
+    prompts = []
+    for record in load_records([str(path)]):
+        prompt = record.data.get("prompt") if isinstance(record.data, dict) else None
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise UserError(f"{record.where}: field 'prompt' must be a non-empty string")
+        prompts.append(prompt.strip())
     return prompts
 
 
