@@ -109,25 +109,14 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_epilog() -> str:
-    from knowtune.config import describe
-    from knowtune.train.config import TrainConfig
-
-    return "config keys (set in the YAML or as key=value):\n" + "\n".join(describe(TrainConfig))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="knowtune", description="Update what a language model knows.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser(
-        "train",
-        help="fine-tune a model (LoRA, QLoRA, full, freeze)",
-        usage="knowtune train [CONFIG.yaml] [key=value ...] [flags]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_train_epilog(),
-    )
-    train.add_argument("items", nargs="*", metavar="CONFIG|key=value", help="a YAML config, then overrides")
+    from knowtune.config import add_config_command
+    from knowtune.train.config import TrainConfig
+
+    train = add_config_command(sub, "train", TrainConfig, cmd_train, "fine-tune a model (LoRA, QLoRA, full, freeze)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     train.add_argument("--resume", metavar="auto|PATH", help="continue from the latest (auto) or a given checkpoint")
     torchrun = train.add_argument_group("launch through torchrun (as its flags of the same names)")
@@ -144,7 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
             seed.add_argument(f"--{flag}", nargs="+", metavar="N", help=f"= {key}")
         else:
             seed.add_argument(f"--{flag}", type=kind, metavar=kind.__name__.upper(), help=f"= {key}")
-    train.set_defaults(func=cmd_train)
 
     models = sub.add_parser("models", help="list or prepare the shipped models")
     msub = models.add_subparsers(dest="models_command", required=True)

@@ -135,3 +135,19 @@ def describe(model: type[BaseModel], prefix: str = "") -> list[str]:
         shown = "(required)" if field.is_required() else f"= {field.get_default(call_default_factory=True)!r}"
         lines.append(f"  {prefix}{name} {shown}\n      {field.description or ''}")
     return lines
+
+
+def add_config_command(sub, name: str, model: type[BaseModel], func, help: str, *, required: bool = False,
+                       description: str | None = None, keys: str = "config keys (set in the YAML or as key=value)"):
+    """A `knowtune NAME [CONFIG.yaml] [key=value ...]` subcommand whose --help lists every key of `model`."""
+    import argparse
+
+    config = "CONFIG.yaml" if required else "[CONFIG.yaml]"
+    parser = sub.add_parser(
+        name, help=help, usage=f"knowtune {name} {config} [key=value ...] [flags]", description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=f"{keys}:\n" + "\n".join(describe(model)),
+    )
+    parser.add_argument("items", nargs="+" if required else "*", metavar="CONFIG|key=value",
+                        help="a YAML config, then overrides")
+    parser.set_defaults(func=func)
+    return parser

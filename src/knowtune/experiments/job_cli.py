@@ -23,26 +23,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary["passed"] or not args.strict else 1
 
 
-def _epilog() -> str:
-    from knowtune.config import describe
+def add_run_parser(sub) -> None:
+    from knowtune.config import add_config_command
     from knowtune.experiments.job import RunConfig
 
-    return ("config keys (set in the YAML or as key=value; train.* takes any `knowtune train` key):\n"
-            + "\n".join(describe(RunConfig)))
-
-
-def add_run_parser(sub) -> None:
-    parser = sub.add_parser(
-        "run",
-        help="the main job: documents -> generate -> train (default recipe) -> evaluate before/after -> report",
-        usage="knowtune run [CONFIG.yaml] [key=value ...] [flags]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_epilog(),
+    parser = add_config_command(
+        sub, "run", RunConfig, cmd_run,
+        "the main job: documents -> generate -> train (default recipe) -> evaluate before/after -> report",
+        keys="config keys (set in the YAML or as key=value; train.* takes any `knowtune train` key)",
     )
-    parser.add_argument("items", nargs="*", metavar="CONFIG|key=value", help="a YAML config, then overrides")
     parser.add_argument("--data_path", metavar="DIR", help="documents to generate from (= data_path)")
     parser.add_argument("--base_output_dir", metavar="DIR", help="parent of the run directory (default runs)")
     parser.add_argument("--experiment_name", metavar="NAME", help="the run directory's name (default: the config's stem)")
     parser.add_argument("--overwrite", action="store_true", help="start over instead of continuing an existing run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the verdict is FAIL")
-    parser.set_defaults(func=cmd_run)

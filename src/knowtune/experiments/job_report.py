@@ -76,6 +76,6 @@ def render(cfg, summary: dict, run_dir: Path) -> str:
     lines += _curve_table(summary.get("selection"))
     lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {stage} | {value:.0f} |" for stage, value in seconds.items()]
-    lines += ["", f"Full evaluation: `eval/report.md`; training log: `training.log`; config: `run_config.yaml` "
-              f"(this job) and `config.yaml` (the training, resolved).", ""]
+    lines += ["", "Full evaluation: `eval/report.md`; training log: `training.log`; config: `run_config.yaml` "
+              "(this job) and `config.yaml` (the training, resolved).", ""]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from knowtune.config import describe, read_yaml, validate
+from knowtune.config import add_config_command, read_yaml, validate
 from knowtune.errors import UserError
 from knowtune.experiments.state import write_state
 from knowtune.experiments.sweep_config import TRIAL_KEYS
@@ -185,16 +185,12 @@ def load_pipeline(path: str | Path, overrides: list[str] = ()) -> PipelineConfig
 
 
 def add_pipeline_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "pipeline",
-        help="train a base config on each of several datasets in turn, evaluate each, summarise",
-        usage="knowtune pipeline PIPELINE.yaml [key=value ...]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    add_config_command(
+        sub, "pipeline", PipelineConfig, cmd_pipeline,
+        "train a base config on each of several datasets in turn, evaluate each, summarise", required=True,
         description="Exit code 0 when every dataset finished, 1 when one failed (the others still run).",
-        epilog="pipeline keys:\n" + "\n".join(describe(PipelineConfig)),
+        keys="pipeline keys",
     )
-    parser.add_argument("items", nargs="+", metavar="PIPELINE.yaml|key=value", help="a pipeline file, then overrides")
-    parser.set_defaults(func=cmd_pipeline)
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
-from knowtune.config import describe, to_yaml
+from knowtune.config import add_config_command, to_yaml
 from knowtune.errors import UserError, missing_extra
 from knowtune.experiments.compare import lower_is_better, metric_value, write_comparison
 from knowtune.experiments.early_validation import read_result, request_stop
@@ -235,16 +235,11 @@ def run_sweep(cfg: SweepConfig, source: str = "sweep", devices: list[str] | None
 
 
 def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "sweep",
-        help="train variants of a config side by side (one per GPU) and compare them",
-        usage="knowtune sweep SWEEP.yaml [key=value ...]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Exit code 0 when every trial finished or was stopped early, 1 when one failed.",
-        epilog="sweep keys (base.KEY=value sets a key of the base train config):\n" + "\n".join(describe(SweepConfig)),
+    add_config_command(
+        sub, "sweep", SweepConfig, cmd_sweep, "train variants of a config side by side (one per GPU) and compare them",
+        required=True, description="Exit code 0 when every trial finished or was stopped early, 1 when one failed.",
+        keys="sweep keys (base.KEY=value sets a key of the base train config)",
     )
-    parser.add_argument("items", nargs="+", metavar="SWEEP.yaml|key=value", help="a sweep file, then overrides")
-    parser.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -42,23 +42,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _epilog() -> str:
-    from knowtune.config import describe
+def add_generate_parser(sub) -> None:
+    from knowtune.config import add_config_command
     from knowtune.synth.config import GenerateConfig
 
-    return "config keys (set in the YAML or as key=value):\n" + "\n".join(describe(GenerateConfig))
-
-
-def add_generate_parser(sub) -> None:
-    parser = sub.add_parser(
-        "generate",
-        help="turn documents into a curated QA dataset (facts, persona Q&A, train/held-out split, coverage report)",
-        usage="knowtune generate [CONFIG.yaml] [key=value ...] [flags]",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_epilog(),
+    parser = add_config_command(
+        sub, "generate", GenerateConfig, cmd_generate,
+        "turn documents into a curated QA dataset (facts, persona Q&A, train/held-out split, coverage report)",
     )
-    parser.add_argument("items", nargs="*", metavar="CONFIG|key=value", help="a YAML config, then overrides")
     seed = parser.add_argument_group("flags of collect_data.py (aliases of the config keys of the same name)")
     for flag, kind in SEED_GENERATE_FLAGS.items():
         seed.add_argument(f"--{flag}", type=kind, metavar=kind.__name__.upper(), help=f"= {flag}")
-    parser.set_defaults(func=cmd_generate)
