@@ -48,7 +48,7 @@ from knowtune.train.config import TrainConfig
 from knowtune.train.generation_eval import GenerationEvalTrainer
 from knowtune.train.methods import build_model, lora_config
 from knowtune.train.run import trainer_args
-from knowtune.train.speed import settle_padding_free
+from knowtune.train.speed import settle_batching
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 BF16_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L40S": 362, "L4": 121, "A10": 125}  # dense
@@ -173,7 +173,7 @@ def knowtune_trainer(model_path, tokenizer, cfg: TrainConfig, run_dir: Path):
     args.report_to, args.save_strategy, args.disable_tqdm = [], "no", True
     torch.manual_seed(cfg.training.seed)
     model, _ = build_model(cfg, model_path)
-    settle_padding_free(args, model)
+    settle_batching(args, model, cfg.training.batching)
     trainer = GenerationEvalTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
     trainer.data_collator = CountingCollator(trainer.data_collator)
     return trainer
@@ -181,7 +181,7 @@ def knowtune_trainer(model_path, tokenizer, cfg: TrainConfig, run_dir: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per variant per round (plus a warm-up step)")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per variant per round (plus a warm-up step)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (a, b, c) x rounds")
     parser.add_argument("--records", type=int, default=256)
     parser.add_argument("--batch_size", type=int, default=8)

@@ -13,7 +13,7 @@ from knowtune.models import load_model, load_tokenizer
 from knowtune.train.generation_eval import GenerationEvalTrainer
 from knowtune.train.methods import build_model
 from knowtune.train.run import run, trainer_args
-from knowtune.train.speed import padding_free_problem, settle_padding_free
+from knowtune.train.speed import padding_free_problem, settle_batching
 from tests.conftest import write_jsonl
 from tests.unit.test_train import make_cfg
 
@@ -61,7 +61,8 @@ def test_padding_free_batch_loss_is_the_sum_of_the_samples_alone(tiny_llama, var
     assert (token_losses(model, one_sample) - alone).abs().max() > 1e-3
 
 
-def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa, tmp_path):
+@pytest.mark.parametrize("batching", ["padding_free", "by_length"])
+def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa, tmp_path, batching):
     cfg = make_cfg(tiny_llama, varied_qa, tmp_path, "lora.dropout=0")
     tokenizer, train, rows = samples(tiny_llama, varied_qa)
     model, _ = build_model(cfg, str(tiny_llama))
@@ -70,10 +71,12 @@ def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa,
             if "lora_B" in name:
                 param.normal_(0, 0.1)
     args = trainer_args(cfg, tmp_path / "run", has_eval=False)
-    settle_padding_free(args, model)
+    assert settle_batching(args, model, batching) == batching
     trainer = GenerationEvalTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
     batch = trainer.data_collator(rows)
-    assert "attention_mask" not in batch and batch["input_ids"].shape[0] == 1  # knowtune's default: padding-free
+    longest = max(len(r["input_ids"]) for r in rows)
+    expected = (1, sum(len(r["input_ids"]) for r in rows)) if batching == "padding_free" else (len(rows), longest)
+    assert batch["input_ids"].shape == expected
     model.eval()
     ours = trainer.compute_loss(model, dict(batch))
     # The seeds' script: every sample padded to max_seq_length, transformers' own loss.
@@ -86,30 +89,30 @@ def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa,
     assert ours.item() == pytest.approx(baseline.item(), rel=1e-5)
 
 
-def test_default_run_trains_padding_free(tiny_llama, qa_file, tmp_path):
+def test_default_run_trains_on_length_grouped_batches(tiny_llama, qa_file, tmp_path):
     result = run(make_cfg(tiny_llama, qa_file, tmp_path, "training.learning_rate=1e-2", "training.max_steps=8",
                           "training.per_device_train_batch_size=4"))
-    assert result.metrics["train"]["train_loss"] > 0
     losses = np.load(result.run_dir / "losses.npy")
-    assert losses[-2:].mean() < losses[:2].mean()
-    log = (result.run_dir / "training.log").read_text()
-    assert "padding-free batches are off" not in log
-    # The trainer counted only real tokens: no padding went through the model.
+    assert len(losses) == 8 and losses[-2:].mean() < losses[:2].mean()
+    assert "batching: by_length" in (result.run_dir / "training.log").read_text()  # auto, sdpa on a CPU
+    # Two epochs went through the model, every sample once per epoch.
     saved = json.loads((result.run_dir / "training_metrics.json").read_text())
     num_tokens = [h["num_tokens"] for h in saved["log_history"] if "num_tokens" in h]
-    assert num_tokens[-1] == pytest.approx(8 * 4 / 16 * saved["data"]["train_tokens"])
+    assert num_tokens[-1] == 2 * saved["data"]["train_tokens"]
 
 
-def test_a_model_that_cannot_pack_keeps_padded_batches(tiny_llama, caplog):
+def test_auto_batching_and_the_fallback_for_a_model_that_cannot_pack(tiny_llama, caplog, tmp_path):
     model = load_model(str(tiny_llama))
     assert padding_free_problem(model) is None
-    model.config._attn_implementation = "paged|sdpa"  # reads no sample boundaries from position_ids
 
     class Args:
-        padding_free = True
+        padding_free, max_length, train_sampling_strategy = False, 64, "random"
 
+    model.config._attn_implementation = "flash_attention_2"  # only read here, nothing runs
+    assert settle_batching(Args(), model, "auto") == "padding_free"
+    model.config._attn_implementation = "paged|sdpa"  # reads no sample boundaries from position_ids
     args = Args()
     with caplog.at_level("WARNING", logger="knowtune"):
-        settle_padding_free(args, model)
-    assert args.padding_free is False
-    assert "padding-free batches are off (attention implementation 'paged|sdpa')" in caplog.text
+        assert settle_batching(args, model, "padding_free") == "by_length"
+    assert not args.padding_free and args.train_sampling_strategy == "group_by_length"
+    assert "batching=padding_free is off (attention implementation 'paged|sdpa')" in caplog.text

@@ -108,11 +108,13 @@ class TrainingSettings(Strict):
     num_train_epochs: float = Field(3, gt=0, description="Epochs (ignored when max_steps > 0).")
     max_steps: int = Field(-1, description="Total optimizer steps; -1 = use num_train_epochs.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory.")
-    padding_free: bool = Field(
-        True,
-        description="Lay each batch's samples end to end in one row, position ids restarting at every sample, so "
-        "no compute goes to padding and no sample attends to another; false (or a model whose attention cannot "
-        "keep packed samples apart) pads each batch to its longest sample.",
+    batching: Literal["auto", "padding_free", "by_length", "padded"] = Field(
+        "auto",
+        description="How samples form a batch. padding_free: end to end in one row, position ids restarting at "
+        "each sample (no padding; flash attention then attends within each sample only, sdpa/eager over the "
+        "whole row under a block-diagonal mask); by_length: samples of similar length together (transformers' "
+        "LengthGroupedSampler), padded to the longest; padded: random batches padded to the longest; auto: "
+        "padding_free with flash attention, by_length otherwise.",
     )
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 = off).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")

@@ -24,7 +24,7 @@ from knowtune.train.config import TrainConfig
 from knowtune.train.generation_eval import selection_summary
 from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main, trainer_kwargs
 from knowtune.train.methods import build_model
-from knowtune.train.speed import liger_kernel, settle_padding_free
+from knowtune.train.speed import liger_kernel, settle_batching
 
 log = logging.getLogger("knowtune")
 
@@ -107,8 +107,7 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         greater_is_better=greater,
         report_to=_report_to(cfg),
         # knowtune.data already tokenized, masked, truncated and counted the samples.
-        max_length=None if t.padding_free else cfg.data.max_seq_length,
-        padding_free=t.padding_free,
+        max_length=cfg.data.max_seq_length,
         use_liger_kernel=liger_kernel(),
         dataset_kwargs={"skip_prepare_dataset": True},
         disable_tqdm=False,
@@ -196,7 +195,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             f"max_seq_length={cfg.data.max_seq_length})")
         set_seed(cfg.training.seed)  # adapters start from seeded random weights: a rerun is the same run
         model, summary = build_model(cfg, model_path)
-        settle_padding_free(args, model)
+        settle_batching(args, model, cfg.training.batching)
         say(summary)
         train_ds, replayed = replay.build(cfg, model, tokenizer, model_path, train_ds)
         if replayed:

@@ -1,14 +1,21 @@
-"""What makes knowtune's training fast: padding-free batches, and Liger Kernel on a GPU.
+"""What makes knowtune's training fast: batches with (almost) no padding, and Liger Kernel on a GPU.
 
-Padding-free (`training.padding_free`, on by default): TRL's collator (SFTConfig.padding_free)
-lays a batch's samples end to end in one row and restarts `position_ids` at every sample, with no
-attention mask. transformers' mask builder (masking_utils.create_causal_mask) finds the restarts
-and gives sdpa, eager and flex attention a block-diagonal causal mask (flash attention gets the
-samples' boundaries, cu_seq_lens, from the collator), so no compute goes to padding and no sample
-attends to another. The labels are knowtune's own (assistant-only loss): the collator keeps them.
-A model whose modeling code builds its masks some other way would see one long sample, so it
-keeps padded batches (see padding_free_problem). The loss itself already runs through TRL's
-chunked LM head, which never builds the whole (tokens x vocabulary) logits.
+Two ways to spend no compute on padding (`training.batching`):
+
+- padding_free: TRL's collator (SFTConfig.padding_free) lays a batch's samples end to end in one
+  row and restarts `position_ids` at each sample, with no attention mask. Flash attention gets
+  the samples' boundaries (cu_seq_lens) from the collator and attends within each sample only.
+  For sdpa, eager and flex attention, transformers' mask builder (masking_utils.create_causal_mask)
+  finds the restarts and builds a block-diagonal causal mask, so no sample attends to another,
+  but the attention still runs over the whole row: (sum of lengths)^2 instead of sum(length^2).
+- by_length: transformers' LengthGroupedSampler puts samples of similar length in a batch, padded
+  to its longest, so little is padded and attention stays within each sample.
+
+Measured on a 2-core CPU with sdpa (benchmarks/train_throughput.py), the quadratic attention
+over a packed row cost more than the padding it saved, hence `auto`: padding_free with flash
+attention, by_length otherwise. knowtune's labels (assistant-only loss) go through either as they
+are. The loss already runs through TRL's chunked LM head, which never builds the whole
+(tokens x vocabulary) logits.
 """
 
 from __future__ import annotations
@@ -21,14 +28,20 @@ import torch
 
 log = logging.getLogger("knowtune")
 
+VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")  # attend within each packed sample only
 # Attention implementations that read the packed samples' boundaries from position_ids.
-PACKED_ATTENTION = ("sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3")
+PACKED_ATTENTION = ("sdpa", "eager", "flex_attention", *VARLEN_ATTENTION)
+
+
+def _attention(model) -> str | None:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
+    return getattr(base.config, "_attn_implementation", None)
 
 
 def padding_free_problem(model) -> str | None:
     """Why `model` cannot train on padding-free batches, or None when it can."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
-    attention = getattr(base.config, "_attn_implementation", None)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    attention = _attention(model)
     if attention not in PACKED_ATTENTION:
         return f"attention implementation {attention!r}"
     # transformers' own modeling files import the mask builders that detect packed samples; remote
@@ -38,14 +51,22 @@ def padding_free_problem(model) -> str | None:
     return None
 
 
-def settle_padding_free(args, model) -> None:
-    """Turn `args.padding_free` off, with a log line, for a model that cannot keep packed samples apart."""
-    if not args.padding_free:
-        return
-    problem = padding_free_problem(model)
-    if problem:
-        log.warning("padding-free batches are off (%s): each batch is padded to its longest sample", problem)
-        args.padding_free = False
+def settle_batching(args, model, batching: str) -> str:
+    """Set the trainer arguments (an SFTConfig) for `batching` on this model; return the batching used."""
+    if batching == "auto":
+        batching = "padding_free" if _attention(model) in VARLEN_ATTENTION else "by_length"
+    if batching == "padding_free":
+        problem = padding_free_problem(model)
+        if problem:
+            log.warning("batching=padding_free is off (%s): batches are grouped by length instead", problem)
+            batching = "by_length"
+    args.padding_free = batching == "padding_free"
+    if args.padding_free:
+        args.max_length = None  # TRL checks that nothing is left to truncate: knowtune.data cut the samples already
+    if batching == "by_length":
+        args.train_sampling_strategy = "group_by_length"
+    log.info("batching: %s", batching)
+    return batching
 
 
 def liger_kernel() -> bool:
