@@ -10,6 +10,8 @@ Each tuned model then answers the held-out paraphrases (facts learned) and the s
 general-knowledge suite (knowledge kept, the base model's answers before training as reference).
 
     python benchmarks/knowledge_vs_forgetting.py [--json out.json] [--epochs 6]
+    # try a change to the default recipe, without the naive run:
+    python benchmarks/knowledge_vs_forgetting.py --only default --set replay.ratio=1.0 training.learning_rate=5e-4
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=float, default=6)
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--only", choices=("naive", "default"), help="run one recipe only")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="changes to the default recipe")
     args = parser.parse_args()
 
     from knowtune.experiments.job import RECIPE
@@ -62,20 +66,25 @@ def main() -> int:
 
     path = resolve_model(DEFAULT_MODEL)
     base = scores(load_model(path), load_tokenizer(path))
+    from knowtune.config import parse_override, set_path
+
     default = copy.deepcopy(RECIPE)
     default["training"]["num_train_epochs"] = args.epochs
+    for item in args.set:
+        set_path(default, *parse_override(item))
     naive = {"method": "lora", "lora": {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": "all-linear"},
              "data": {"max_seq_length": 256},
              "training": {"learning_rate": 1e-3, "lr_scheduler_type": "constant", "num_train_epochs": args.epochs,
                           "per_device_train_batch_size": 8, "save_total_limit": 1}}
-    figures = {"model": DEFAULT_MODEL, "epochs": args.epochs, "base": base}
+    figures = {"model": DEFAULT_MODEL, "epochs": args.epochs, "changes": args.set, "base": base}
+    recipes = [(name, recipe) for name, recipe in (("naive", naive), ("default", default)) if args.only in (None, name)]
     with tempfile.TemporaryDirectory() as out:
-        for name, recipe in (("naive", naive), ("default", default)):  # one after the other, same process
+        for name, recipe in recipes:  # one after the other, same process
             found, seconds = train(recipe, name, Path(out))
             figures[name] = {**found, "seconds": seconds}
 
     print(f"\n{'recipe':8} {'held-out (facts learned)':>26} {'retention (kept)':>18} {'wall':>8}")
-    for name in ("base", "naive", "default"):
+    for name in ["base"] + [name for name, _ in recipes]:
         f = figures[name]
         wall = f"{f['seconds']:.0f}s" if "seconds" in f else "-"
         print(f"{name:8} {f['heldout']['right']:>20}/{f['heldout']['n']:<5} "
