@@ -25,9 +25,13 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
         assert (run_dir / name).exists(), name
     summary = json.loads((run_dir / "summary.json").read_text())
     results = json.loads((run_dir / "eval/results.json").read_text())
-    # The verdict restates the evaluation's before/after numbers, not numbers of its own.
-    assert summary["heldout"] == [results["comparison"]["heldout"]["contains"][k] for k in ("base", "model")]
-    assert summary["retention"] == [results["comparison"]["general_knowledge"]["contains"][k] for k in ("base", "model")]
+    # The verdict restates measured numbers: before = the base model's evaluation at the start of
+    # training (selection_baseline.json), after = the evaluation of final_model.
+    baseline = json.loads((run_dir / "selection_baseline.json").read_text())
+    model = results["results"]["model"]
+    assert "base" not in results["results"]  # measured once, before training
+    assert summary["heldout"] == [baseline["eval_heldout_contains"], model["heldout"]["contains"]]
+    assert summary["retention"] == [baseline["eval_retention_contains"], model["general_knowledge"]["contains"]]
     assert summary["passed"] == all(summary["checks"].values())
     # The default recipe was applied under the config's changes: replay on, selection on, 2 epochs.
     trained = json.loads((run_dir / "training_metrics.json").read_text())

@@ -7,20 +7,32 @@ from pathlib import Path
 HELDOUT, RETENTION, REFERENCE = "heldout", "general_knowledge", "reference_text"
 
 
-def _pair(results: dict, dataset: str, metric: str) -> tuple[float, float] | None:
+def _pair(results: dict, baseline: dict | None, dataset: str, metric: str) -> tuple[float, float] | None:
+    """(base, tuned): from the comparison when the base was evaluated here, else the training baseline."""
     row = results.get("comparison", {}).get(dataset, {}).get(metric)
-    return (row["base"], row["model"]) if row else None
+    if row:
+        return row["base"], row["model"]
+    after = results["results"]["model"].get(dataset, {}).get(metric)
+    key = {HELDOUT: "heldout", RETENTION: "retention"}.get(dataset)
+    if after is None or baseline is None or key is None:
+        return None
+    return baseline[key], after
 
 
 def _count(share: float, n: int) -> str:
     return f"{round(share * n)}/{n} ({share:.0%})"
 
 
-def verdict(results: dict, train_metrics: dict, thresholds) -> dict:
-    """Held-out accuracy and retention before -> after, each against its threshold, and lines to print."""
+def verdict(results: dict, baseline: dict | None, train_metrics: dict, thresholds) -> dict:
+    """Held-out accuracy and retention before -> after, each against its threshold, and lines to print.
+
+    `baseline` is the base model's point of the selection curve (held-out and retention measured
+    before training, same questions and scoring), used when the evaluation did not load the base.
+    """
     sizes = {name: info["evaluated"] for name, info in results["datasets"].items()}
-    heldout, retention = _pair(results, HELDOUT, "contains"), _pair(results, RETENTION, "contains")
-    perplexity = _pair(results, REFERENCE, "perplexity")
+    heldout, retention = _pair(results, baseline, HELDOUT, "contains"), _pair(results, baseline, RETENTION, "contains")
+    perplexity = _pair(results, None, REFERENCE, "perplexity")
+    after_perplexity = results["results"]["model"].get(REFERENCE, {}).get("perplexity")
     checks, lines = {}, []
     if heldout:
         checks["facts_learned"] = heldout[1] >= thresholds.heldout_accuracy - 1e-9
@@ -35,6 +47,8 @@ def verdict(results: dict, train_metrics: dict, thresholds) -> dict:
                      f"{'met' if checks['knowledge_kept'] else 'NOT met'}")
     if perplexity:
         lines.append(f"Reference-text perplexity: {perplexity[0]:.2f} -> {perplexity[1]:.2f}")
+    elif after_perplexity is not None:
+        lines.append(f"Reference-text perplexity after training: {after_perplexity:.2f}")
     passed = bool(checks) and all(checks.values())
     lines.insert(0, f"Verdict: {'PASS' if passed else 'FAIL'}")
     return {"passed": passed, "checks": checks, "heldout": heldout, "retention": retention,
