@@ -48,7 +48,8 @@ SEED_TRAIN_FLAGS = {
 }
 
 
-def split_config_and_overrides(items: list[str]) -> tuple[str | None, list[str]]:
+def split_config_and_overrides(items: list[str], required: str | None = None) -> tuple[str | None, list[str]]:
+    """(the config file, the key=value overrides); `required` names the file a command cannot do without."""
     config, overrides = None, []
     for item in items:
         if "=" in item:
@@ -57,6 +58,8 @@ def split_config_and_overrides(items: list[str]) -> tuple[str | None, list[str]]
             config = item
         else:
             raise UserError(f"unexpected argument '{item}': give one config file, then key=value overrides")
+    if config is None and required:
+        raise UserError(f"give {required}")
     return config, overrides
 
 

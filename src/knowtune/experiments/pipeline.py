@@ -196,8 +196,7 @@ def add_pipeline_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from knowtune.cli import split_config_and_overrides
 
-    path, overrides = split_config_and_overrides(args.items)
-    if path is None:
-        raise UserError("give a pipeline file: knowtune pipeline PIPELINE.yaml [key=value ...]")
+    path, overrides = split_config_and_overrides(
+        args.items, required="a pipeline file: knowtune pipeline PIPELINE.yaml [key=value ...]")
     summary = run_pipeline(load_pipeline(path, overrides), str(path))
     return 1 if summary["failed"] else 0

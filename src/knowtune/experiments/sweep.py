@@ -245,8 +245,6 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from knowtune.cli import split_config_and_overrides
 
-    path, overrides = split_config_and_overrides(args.items)
-    if path is None:
-        raise UserError("give a sweep file: knowtune sweep SWEEP.yaml [key=value ...]")
+    path, overrides = split_config_and_overrides(args.items, required="a sweep file: knowtune sweep SWEEP.yaml [key=value ...]")
     summary = run_sweep(load_sweep(path, overrides), str(path))
     return 0 if all(row["state"] != "failed" for row in summary["trials"]) else 1
