@@ -78,7 +78,9 @@ def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa,
     expected = (1, sum(len(r["input_ids"]) for r in rows)) if batching == "padding_free" else (len(rows), longest)
     assert batch["input_ids"].shape == expected
     model.eval()
-    ours = trainer.compute_loss(model, dict(batch))
+    ours = trainer.compute_loss(model, dict(batch))  # evaluation: TRL's fused head
+    model.train()  # training: knowtune's compact head (knowtune.train.loss), dropout is 0
+    ours_training = trainer.compute_loss(model, dict(batch))
     # The seeds' script: every sample padded to max_seq_length, transformers' own loss.
     padded = DataCollatorForSeq2Seq(tokenizer, padding="max_length", max_length=cfg.data.max_seq_length,
                                     label_pad_token_id=IGNORE_INDEX)(
@@ -87,6 +89,7 @@ def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa,
     with torch.no_grad():
         baseline = model(**padded).loss
     assert ours.item() == pytest.approx(baseline.item(), rel=1e-5)
+    assert ours_training.item() == pytest.approx(baseline.item(), rel=1e-5)
 
 
 def test_default_run_trains_on_length_grouped_batches(tiny_llama, qa_file, tmp_path):

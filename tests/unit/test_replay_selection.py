@@ -46,7 +46,7 @@ def test_replay_mixes_the_base_models_own_answers_at_the_ratio(tiny_llama, qa_fi
     tokenizer = load_tokenizer(str(tiny_llama))
     model = load_model(str(tiny_llama))
     train_ds, _, _ = build_datasets(cfg.data, tokenizer)
-    mixed, records = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
+    mixed, records, teacher = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
 
     wanted = replay.choose(replay.all_prompts(cfg), len(train_ds), 0.5, cfg.training.seed)
     assert len(wanted) == 8  # half of 16 training samples
@@ -65,7 +65,7 @@ def test_replay_mixes_the_base_models_own_answers_at_the_ratio(tiny_llama, qa_fi
         raise AssertionError("generated again")
 
     monkeypatch.setattr("knowtune.evaluate.generate.generate_batches", no_generation)
-    _, again = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
+    _, again, _ = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
     assert again == records
 
 
@@ -141,3 +141,83 @@ def test_a_bad_replay_prompt_file_names_its_line(tmp_path):
     text = tmp_path / "prompts.txt"
     text.write_text("Say hello.\n\nName a colour.\n", encoding="utf-8")
     assert replay.read_prompts(text) == ["Say hello.", "Name a colour."]
+
+
+@pytest.mark.parametrize("batching", ["padding_free", "by_length"])
+def test_replay_distillation_is_zero_for_the_base_model_and_lines_up_with_the_replayed_tokens(
+        tiny_llama, qa_file, tmp_path, batching, monkeypatch):
+    """replay.loss=kl: each replayed position carries the base model's distribution; the loss there is
+    KL(base || model), zero before training, while the training samples keep their cross-entropy."""
+    from knowtune.data import build_datasets
+    from knowtune.models import load_tokenizer
+    from knowtune.train.generation_eval import GenerationEvalTrainer
+    from knowtune.train.methods import build_model
+    from knowtune.train.run import trainer_args
+    from knowtune.train.speed import settle_batching
+
+    cfg = make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=0.5", "replay.max_new_tokens=8", "lora.dropout=0",
+                   "replay.kl_top_k=8", f"cache_dir={tmp_path / 'cache'}")
+    tokenizer = load_tokenizer(str(tiny_llama))
+    model, _ = build_model(cfg, str(tiny_llama))
+    train_ds, _, _ = build_datasets(cfg.data, tokenizer)
+    # A random model ends no sentence within 8 tokens: give its replayed answers words of varied length.
+    monkeypatch.setattr(replay, "base_answers", lambda cfg, model, tokenizer, path, prompts: {
+        p: "It is so. " * (1 + i % 3) for i, p in enumerate(prompts)})
+    mixed, records, teacher = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
+    assert len(teacher) == len(records) and all(ids.shape == logp.shape and ids.shape[1] == 8 for ids, logp in teacher)
+    assert sorted(i for i in mixed["replay_index"] if i >= 0) == list(range(len(records)))
+
+    args = trainer_args(cfg, tmp_path / "run", has_eval=False)
+    settle_batching(args, model, batching)
+    trainer = GenerationEvalTrainer(model=model, args=args, train_dataset=mixed, processing_class=tokenizer,
+                                    replay_teacher=teacher)
+    rows = [mixed[i] for i in range(len(mixed))]
+    replayed = [r for r in rows if r["replay_index"] >= 0][:3]
+    trained = [r for r in rows if r["replay_index"] < 0][:3]
+    batch = trainer.data_collator(replayed + trained)
+    positions = (batch["labels"][:, 1:] != -100).sum().item()
+    assert batch["teacher_on"].shape == (positions,)
+    assert batch["teacher_ids"].shape[0] == batch["teacher_on"].sum() == sum(len(teacher[r["replay_index"]][0])
+                                                                             for r in replayed)
+    model.train()
+    # Only replayed samples: the model is the base model (LoRA B is zero), so the loss is zero.
+    only_replay = trainer.data_collator(replayed)
+    assert trainer.compute_loss(model, dict(only_replay)).item() == pytest.approx(0.0, abs=1e-5)
+    # Mixed: the training samples' cross-entropy over all trained positions, replayed ones adding zero.
+    mixed_loss = trainer.compute_loss(model, dict(batch))
+    ce_only = trainer.data_collator(trained)
+    trained_positions = (ce_only["labels"][:, 1:] != -100).sum().item()
+    ce = trainer.compute_loss(model, dict(ce_only)).item()
+    assert mixed_loss.item() == pytest.approx(ce * trained_positions / positions, rel=1e-4)
+    # Once the model moves, the replayed positions pull it back: positive loss, and a gradient.
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.1)
+    moved = trainer.compute_loss(model, dict(trainer.data_collator(replayed)))
+    assert moved.item() > 1e-3
+    moved.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
+
+
+def test_token_loss_matches_cross_entropy_and_kl_in_chunks():
+    from knowtune.train.loss import token_loss
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(6, 50, bias=False)
+    hidden, targets = torch.randn(9, 6, requires_grad=True), torch.randint(0, 50, (9,))
+    ce = torch.nn.functional.cross_entropy(head(hidden), targets, reduction="sum")
+    for chunk in (4, 100):  # checkpointed chunks and one chunk give the same loss
+        total, correct = token_loss(hidden, head, targets, chunk=chunk)
+        assert total.item() == pytest.approx(ce.item(), rel=1e-5)
+        assert correct == (head(hidden).argmax(-1) == targets).sum()
+    # KL against a teacher whose whole distribution is given (top-k = vocabulary) is the exact KL.
+    teacher_logits = torch.randn(9, 50)
+    on = torch.tensor([True, False] * 4 + [True])
+    p = teacher_logits[on].log_softmax(-1)
+    top = p.topk(50, dim=-1)
+    teacher = {"teacher_on": on, "teacher_ids": top.indices, "teacher_logp": top.values}
+    q = head(hidden).log_softmax(-1)
+    exact = (p.exp() * (p - q[on])).sum() + torch.nn.functional.cross_entropy(head(hidden)[~on], targets[~on], reduction="sum")
+    for chunk in (4, 100):
+        assert token_loss(hidden, head, targets, teacher=teacher, chunk=chunk)[0].item() == pytest.approx(exact.item(), rel=1e-4)

@@ -58,6 +58,11 @@ class ReplaySettings(Strict):
     max_new_tokens: int = Field(
         128, gt=0, description="Longest replayed answer; an answer cut by it ends at its last full sentence."
     )
+    loss: Literal["kl", "ce"] = Field(
+        "kl", description="kl: match the base model's next-token distribution over each replayed answer (its "
+        "kl_top_k likeliest tokens and the rest), zero until the model drifts; ce: train on the answer's tokens.",
+    )
+    kl_top_k: int = Field(16, gt=0, le=1024, description="Tokens of the base model's distribution kept per position (loss: kl).")
 
 
 class SelectionSettings(Strict):

@@ -6,6 +6,7 @@ eval_loss in the same metrics dict, so TensorBoard, training_metrics.json and ea
 
 from __future__ import annotations
 
+import torch
 from trl import SFTTrainer
 
 from knowtune.errors import UserError
@@ -52,12 +53,64 @@ class GenerationEvalTrainer(SFTTrainer):
     """SFTTrainer whose evaluation also scores generated answers."""
 
     def __init__(self, *args, generation_evals: list = (), eval_max_new_tokens: int = 64,
-                 selection_tolerance: float | None = None, **kwargs):
+                 selection_tolerance: float | None = None, replay_teacher: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        from knowtune.train.loss import TeacherCollator, add_hidden_output, logit_transform
+
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        add_hidden_output(base)  # over TRL's fused head: calls without knowtune_hidden still reach it
+        self.logit_transform = logit_transform(base.config)
+        self.replay_teacher = replay_teacher
+        if replay_teacher:
+            self.data_collator = TeacherCollator(self.data_collator, replay_teacher)
         self.generation_evals = list(generation_evals)
         self.eval_max_new_tokens = eval_max_new_tokens
         self.selection_tolerance = selection_tolerance  # None: no checkpoint selection on retention
         self.baseline: dict | None = None  # the base model's evaluation, before training (train() resets the log)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        from knowtune.train.loss import REPLAY_INDEX
+
+        if REPLAY_INDEX not in self._signature_columns:
+            self._signature_columns = [*self._signature_columns, REPLAY_INDEX]
+
+    def _own_loss(self, inputs) -> bool:
+        """knowtune's loss (knowtune.train.loss) while training, unless TRL's Triton head is faster here
+        (a GPU, no replay distillation) or the model adds an auxiliary loss (MoE routers)."""
+        from trl.kernels.chunked_logprob import _use_triton
+
+        if not self.model.training or self.aux_loss_enabled:
+            return False
+        return "teacher_on" in inputs or not _use_triton(inputs["input_ids"].device)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        from knowtune.train.loss import TEACHER_KEYS, token_loss
+
+        teacher = {key: inputs.pop(key) for key in TEACHER_KEYS if key in inputs}
+        if return_outputs or not self._own_loss({**inputs, **teacher}):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        out = model(**inputs, use_cache=False, knowtune_hidden=True)
+        unwrapped = self.accelerator.unwrap_model(model)
+        head = unwrapped.get_output_embeddings()
+        scale, softcap = self.logit_transform
+        loss_sum, correct = token_loss(out.hidden, head, out.targets, scale, softcap, teacher)
+        positions = out.targets.numel()
+        count = positions if num_items_in_batch is None else num_items_in_batch
+        loss = loss_sum / torch.as_tensor(count, device=loss_sum.device).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * (self.accelerator.num_processes // self._tp_size)
+        # The metrics TRL logs on its own path (entropy is not computed here).
+        valid = self.accelerator.gather_for_metrics(torch.as_tensor(positions, device=loss.device)).sum()
+        right = self.accelerator.gather_for_metrics(torch.as_tensor(correct, device=loss.device)).sum()
+        self._metrics["train"]["mean_token_accuracy"].append((right / valid).item() if valid > 0 else 0.0)
+        if "attention_mask" in inputs:
+            tokens = inputs["attention_mask"].sum()
+        else:
+            tokens = torch.as_tensor(inputs["position_ids"].size(1), device=loss.device)
+        self._total_train_tokens += self.accelerator.gather_for_metrics(tokens).sum().item() // self._tp_size
+        self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+        return loss
 
     def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
         # Trainer.evaluate logs output.metrics and hands them to the callbacks (early stopping)

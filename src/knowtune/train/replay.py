@@ -23,6 +23,7 @@ from knowtune.errors import UserError
 from knowtune.models import cache_dir
 from knowtune.synth.calls import CallCache
 from knowtune.train.config import TrainConfig
+from knowtune.train.loss import REPLAY_INDEX, teacher_distributions
 
 log = logging.getLogger("knowtune")
 
@@ -132,23 +133,31 @@ def replay_samples(cfg: TrainConfig, answers: dict[str, str], tokenizer) -> tupl
     return records, columns
 
 
-def mix(train_ds, columns: dict[str, list], seed: int):
-    """The training samples with the replay samples, shuffled together (same columns, same order of keys)."""
+def mix(train_ds, columns: dict[str, list], seed: int, indexed: bool = False):
+    """The training samples with the replay samples, shuffled together (same columns, same order of keys).
+    `indexed`: a `replay_index` column says which replay sample a row is (-1: a training sample)."""
     import datasets
 
     if not columns["input_ids"]:
         return train_ds
     replay = datasets.Dataset.from_dict({name: columns[name] for name in train_ds.column_names})
+    if indexed:
+        train_ds = train_ds.add_column(REPLAY_INDEX, [-1] * len(train_ds))
+        replay = replay.add_column(REPLAY_INDEX, list(range(len(replay))))
     return datasets.concatenate_datasets([train_ds, replay]).shuffle(seed=seed).flatten_indices()
 
 
-def build(cfg: TrainConfig, model, tokenizer, model_path: str, train_ds) -> tuple[object, list[dict]]:
-    """(the training set with replay mixed in, the replay conversations); unchanged when replay.ratio is 0."""
+def build(cfg: TrainConfig, model, tokenizer, model_path: str, train_ds) -> tuple[object, list[dict], list | None]:
+    """(the training set with replay mixed in, the replay conversations, the base model's distributions
+    over each replayed answer for replay.loss=kl, else None); unchanged when replay.ratio is 0."""
     if cfg.replay.ratio <= 0:
-        return train_ds, []
+        return train_ds, [], None
     if "labels" not in train_ds.column_names:
         raise UserError("replay needs conversation-shaped training data (chat, alpaca, qa); not plain text")
     prompts = choose(all_prompts(cfg), len(train_ds), cfg.replay.ratio, cfg.training.seed)
     answers = base_answers(cfg, model, tokenizer, model_path, prompts)
     records, columns = replay_samples(cfg, answers, tokenizer)
-    return mix(train_ds, columns, cfg.training.seed), records
+    teacher = None
+    if cfg.replay.loss == "kl" and columns["input_ids"]:
+        teacher = teacher_distributions(model, columns, cfg.replay.kl_top_k, batch_size=cfg.training.per_device_eval_batch_size)
+    return mix(train_ds, columns, cfg.training.seed, indexed=teacher is not None), records, teacher

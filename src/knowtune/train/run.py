@@ -197,13 +197,13 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
         model, summary = build_model(cfg, model_path)
         settle_batching(args, model, cfg.training.batching)
         say(summary)
-        train_ds, replayed = replay.build(cfg, model, tokenizer, model_path, train_ds)
+        train_ds, replayed, teacher = replay.build(cfg, model, tokenizer, model_path, train_ds)
         if replayed:
             data_stats["replay_samples"] = len(replayed)
             if main:
                 write_jsonl(run_dir / "replay.jsonl", replayed)
             say(f"Replay: {len(replayed)} answers of the base model mixed into {data_stats['train_samples']} "
-                f"training samples (replay.ratio={cfg.replay.ratio})")
+                f"training samples (replay.ratio={cfg.replay.ratio}, loss {cfg.replay.loss})")
         before = None
         if heldout and not resume_from and not distributed and not cfg.selection.retention:
             before = _heldout_accuracy(model, tokenizer, heldout, "before")  # (selection measures it at step 0)
@@ -223,6 +223,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             processing_class=tokenizer, callbacks=callbacks,
             generation_evals=generation_evals, eval_max_new_tokens=cfg.training.eval_max_new_tokens,
             selection_tolerance=cfg.selection.tolerance if cfg.selection.retention else None,
+            replay_teacher=teacher,
         )
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(ProgressWithLoss())
