@@ -30,6 +30,16 @@ def test_replay_prompts_share_no_question_with_the_retention_suite():
     assert not leaks, leaks[:5]
 
 
+def test_replay_kinds_choose_among_the_shipped_prompts(tmp_path):
+    every = replay.read_prompts(replay.shipped_prompts_path())
+    facts = replay.read_prompts(replay.shipped_prompts_path(), ["fact"])
+    both = replay.read_prompts(replay.shipped_prompts_path(), ["fact", "chat"])
+    assert 50 < len(facts) < len(both) < len(every) and set(facts) < set(both)
+    assert "What is the freezing point of water in degrees Celsius?" in facts
+    assert "What is the freezing point of water in degrees Celsius?" not in replay.read_prompts(
+        replay.shipped_prompts_path(), ["chat"])
+
+
 def test_an_answer_cut_by_the_token_limit_ends_at_its_last_full_sentence():
     assert replay.complete_sentences("Water boils at 100 C. At altitude it boils at a low", True) == "Water boils at 100 C."
     assert replay.complete_sentences("No sentence ends here", True) == ""

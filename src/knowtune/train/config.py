@@ -52,6 +52,10 @@ class ReplaySettings(Strict):
         "prompts, mixed into training so it keeps what it knew (0 = off).",
     )
     shipped_prompts: bool = Field(True, description="Draw replay prompts from the shipped general set (about 300).")
+    kinds: list[Literal["fact", "definition", "instruction", "chat"]] | None = Field(
+        None, description="Only the shipped prompts of these kinds (None = all): e.g. [fact] when the new data are "
+        "facts, so replay holds the answers to questions of the same shape.",
+    )
     prompts: list[str] = Field(
         default_factory=list, description="More replay prompts: JSONL files with a `prompt` field, or text files, one per line."
     )
@@ -125,8 +129,9 @@ class TrainingSettings(Strict):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     seed: int = Field(42, description="Seed for data order, splits and initialisation.")
     logging_steps: int = Field(1, gt=0, description="Log the training loss every N steps (also losses.npy).")
-    eval_steps: int | None = Field(
-        None, gt=0, description="Evaluate every N steps; None = at the end of each epoch (when there is eval data)."
+    eval_steps: int | float | None = Field(
+        None, gt=0, description="Evaluate every N steps (a number below 1: that share of all steps, e.g. 0.125 = "
+        "eight times a run); None = at the end of each epoch (when there is eval data).",
     )
     save_steps: int | None = Field(None, gt=0, description="Checkpoint every N steps; None = at the end of each epoch.")
     save_total_limit: int | None = Field(2, gt=0, description="Keep only the last K checkpoints (None = all).")

@@ -35,8 +35,9 @@ def shipped_prompts_path() -> Path:
     return Path(str(importlib.resources.files("knowtune.train") / SHIPPED_PROMPTS))
 
 
-def read_prompts(path: str | Path) -> list[str]:
-    """Prompts from a JSON/JSONL file (`prompt` field) or a text file (one per line)."""
+def read_prompts(path: str | Path, kinds: list[str] | None = None) -> list[str]:
+    """Prompts from a JSON/JSONL file (`prompt` field; with `kinds`, only records whose `kind` is one
+    of them) or a text file (one per line)."""
     from knowtune.data.load import load_records
 
     path = Path(path)
@@ -50,12 +51,13 @@ def read_prompts(path: str | Path) -> list[str]:
         prompt = record.data.get("prompt") if isinstance(record.data, dict) else None
         if not isinstance(prompt, str) or not prompt.strip():
             raise UserError(f"{record.where}: field 'prompt' must be a non-empty string")
-        prompts.append(prompt.strip())
+        if kinds is None or record.data.get("kind") in kinds:
+            prompts.append(prompt.strip())
     return prompts
 
 
 def all_prompts(cfg: TrainConfig) -> list[str]:
-    found = read_prompts(shipped_prompts_path()) if cfg.replay.shipped_prompts else []
+    found = read_prompts(shipped_prompts_path(), cfg.replay.kinds) if cfg.replay.shipped_prompts else []
     for path in cfg.replay.prompts:
         found += read_prompts(path)
     return list(dict.fromkeys(found))  # a prompt given twice is replayed once

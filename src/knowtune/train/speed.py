@@ -14,8 +14,11 @@ Two ways to spend no compute on padding (`training.batching`):
 Measured on a 2-core CPU with sdpa (benchmarks/train_throughput.py), the quadratic attention
 over a packed row cost more than the padding it saved, hence `auto`: padding_free with flash
 attention, by_length otherwise. knowtune's labels (assistant-only loss) go through either as they
-are. The loss already runs through TRL's chunked LM head, which never builds the whole
-(tokens x vocabulary) logits.
+are.
+
+The LM head and the loss run on the trained positions only (knowtune.train.loss): on a CPU that
+skips the prompt tokens' logits, most of a QA batch's; on a GPU TRL's Triton head does the same.
+Neither builds the whole (tokens x vocabulary) logits.
 """
 
 from __future__ import annotations
