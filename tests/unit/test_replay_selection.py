@@ -231,3 +231,22 @@ def test_token_loss_matches_cross_entropy_and_kl_in_chunks():
     exact = (p.exp() * (p - q[on])).sum() + torch.nn.functional.cross_entropy(head(hidden)[~on], targets[~on], reduction="sum")
     for chunk in (4, 100):
         assert token_loss(hidden, head, targets, teacher=teacher, chunk=chunk)[0].item() == pytest.approx(exact.item(), rel=1e-4)
+
+
+def test_eval_steps_is_a_number_of_steps_or_a_share_of_the_run(tiny_llama, qa_file, tmp_path):
+    from knowtune.errors import UserError
+    from knowtune.train.run import trainer_args
+
+    share = make_cfg(tiny_llama, qa_file, tmp_path, "training.eval_steps=0.125")
+    assert trainer_args(share, tmp_path, has_eval=True).eval_steps == 0.125
+    assert make_cfg(tiny_llama, qa_file, tmp_path, "training.eval_steps=4.0").training.eval_steps == 4
+    with pytest.raises(UserError, match="eval_steps"):
+        make_cfg(tiny_llama, qa_file, tmp_path, "training.eval_steps=2.5")
+
+
+def test_replay_distillation_is_refused_where_the_lm_head_is_sharded(tiny_llama, qa_file, tmp_path):
+    from knowtune.errors import UserError
+
+    with pytest.raises(UserError, match="replay.loss=ce"):
+        make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=1.0", "distributed=fsdp")
+    assert make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=1.0", "replay.loss=ce", "distributed=fsdp")

@@ -164,6 +164,15 @@ class TrainingSettings(Strict):
         "them (a sweep also stops a trial that trails the leader); the metrics go to early_validation.json.",
     )
 
+    @field_validator("eval_steps")
+    @classmethod
+    def _whole_or_share(cls, value):
+        if isinstance(value, float) and value >= 1:
+            if not value.is_integer():
+                raise ValueError("must be a whole number of steps, or a share of the run below 1 (e.g. 0.25)")
+            return int(value)
+        return value
+
 
 class TrainConfig(Strict):
     model: str = Field(
@@ -245,6 +254,9 @@ class TrainConfig(Strict):
             raise ValueError("resume and overwrite exclude each other")
         if self.training.eval_datasets and self.distributed != "ddp":
             raise ValueError("training.eval_datasets generates answers on one process's model: use distributed=ddp")
+        if self.replay.ratio > 0 and self.replay.loss == "kl" and self.distributed != "ddp":
+            raise ValueError(f"replay.loss=kl reads the LM head's weights whole, which distributed={self.distributed} "
+                             "shards: use replay.loss=ce there")
         if self.selection.retention and not self.heldout:
             raise ValueError("selection.retention chooses on held-out accuracy: set heldout (a QA JSONL)")
         if self.selection.retention and self.training.early_stopping_patience:
