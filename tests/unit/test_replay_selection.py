@@ -80,7 +80,10 @@ def test_replay_mixes_the_base_models_own_answers_at_the_ratio(tiny_llama, qa_fi
 
 
 def test_selection_prefers_held_out_accuracy_within_the_retention_tolerance():
-    assert selection_score(0.9, 0.95, base_retention=1.0, tolerance=1 / 12) == 0.9
+    assert selection_score(0.9, 0.95, base_retention=1.0, tolerance=1 / 12) == pytest.approx(0.9, abs=1e-3)
+    # Equal held-out accuracy: the checkpoint that kept more wins; one more held-out answer still beats it.
+    assert selection_score(1.0, 0.95, 1.0, 1 / 12) > selection_score(1.0, 0.92, 1.0, 1 / 12)
+    assert selection_score(0.875, 1.0, 1.0, 1 / 12) < selection_score(1.0, 0.92, 1.0, 1 / 12)
     assert selection_score(1.0, 0.80, base_retention=1.0, tolerance=1 / 12) < selection_score(0.1, 0.95, 1.0, 1 / 12)
     # Outside the tolerance, the checkpoint that kept more ranks higher.
     assert selection_score(1.0, 0.5, 1.0, 0.0) < selection_score(0.0, 0.6, 1.0, 0.0)
@@ -104,6 +107,9 @@ def test_selection_summary_on_constructed_curves():
     # When every trained checkpoint forgot too much, the one that forgot least is kept.
     summary = _summary([(0, 0, 0.0, 1.0), (4, 1, 1.0, 0.5), (8, 2, 0.9, 0.7)], 0.0)
     assert summary["chosen_step"] == 8
+    # Equal held-out accuracy: the later checkpoint kept more, so it is the one kept.
+    summary = _summary([(0, 0, 0.0, 1.0), (8, 1, 1.0, 33 / 36), (16, 2, 1.0, 34 / 36)], 1 / 12)
+    assert summary["chosen_step"] == 16
 
 
 def test_training_keeps_the_checkpoint_selection_chooses(tiny_llama, qa_file, tmp_path, monkeypatch):

@@ -19,9 +19,11 @@ SELECTION = "eval_selection"
 
 def selection_score(heldout: float, retention: float, base_retention: float, tolerance: float) -> float:
     """What checkpoint selection maximises: held-out accuracy while retention stays within `tolerance` of
-    the base model's; below that, every checkpoint ranks under every one that kept it, by its retention."""
+    the base model's, equal held-out accuracy going to the one that kept more (a tie-break too small to
+    outweigh one held-out question of up to 1000); below the tolerance, every checkpoint ranks under
+    every one that kept it, by its retention."""
     if retention >= base_retention - tolerance - 1e-9:
-        return heldout
+        return heldout + retention * 1e-4
     return retention - 2.0
 
 
