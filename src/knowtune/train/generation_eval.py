@@ -62,7 +62,9 @@ class GenerationEvalTrainer(SFTTrainer):
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         add_hidden_output(base)  # over TRL's fused head: calls without knowtune_hidden still reach it
         self.logit_transform = logit_transform(base.config)
-        self.replay_teacher = replay_teacher
+        if replay_teacher and self.aux_loss_enabled:
+            raise UserError("replay.loss=kl: this model adds a router auxiliary loss (mixture of experts), which "
+                            "knowtune's distillation loss does not compute; use replay.loss=ce")
         if replay_teacher:
             self.data_collator = TeacherCollator(self.data_collator, replay_teacher)
         self.generation_evals = list(generation_evals)
