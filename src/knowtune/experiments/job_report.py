@@ -61,7 +61,8 @@ def _curve_table(selection: dict | None) -> list[str]:
         return []
     rows = ["", "## Per evaluation during training", "",
             f"Retention of the base model: {selection['base_retention']:.0%}; a checkpoint may fall "
-            f"{selection['tolerance']:.1%} below it. The chosen one has the best held-out accuracy among those within.",
+            f"{selection['tolerance']:.1%} below it. The chosen one has the best held-out accuracy among those within "
+            "(of equals, the one that kept more).",
             "", "| epoch | step | held-out | retention | eval_loss | within tolerance | chosen |", "|---|---|---|---|---|---|---|"]
     for p in selection["curve"]:
         loss = f"{p['eval_loss']:.4f}" if p.get("eval_loss") is not None else ""
