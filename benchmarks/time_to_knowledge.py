@@ -6,8 +6,9 @@ Both train the shipped default model on examples/demo/train.jsonl through `knowt
 own run(), then answer the held-out paraphrased questions (examples/demo/heldout.jsonl), scored
 by knowtune.evaluate.qa_check (the gold answer contained in the reply).
 
-- knowtune: the default knowledge-update recipe of `knowtune run` (knowtune.experiments.job.RECIPE,
-  docs/recipe.md: replay distillation and checkpoint selection included), so this follows recipe changes.
+- knowtune: the training config `knowtune run` builds (RunConfig.train_config: the default
+  knowledge-update recipe, knowtune.experiments.job.RECIPE, docs/recipe.md, with replay distillation
+  and checkpoint selection), so this follows recipe changes.
 - seed 001: examples/quickstart.yaml (plain LoRA, no replay) with seed 001's published defaults on
   top: LoRA r=8 (alpha 16) on q/k/v/o, learning rate 1e-4, 3 epochs, batch 8, gradient accumulation 8.
 
@@ -23,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from knowtune.config import load_config, validate
-from knowtune.experiments.job import RECIPE
+from knowtune.config import load_config
+from knowtune.experiments.job import RunConfig
 from knowtune.evaluate.qa_check import evaluate_qa, load_qa_file
 from knowtune.fileio import write_json
 from knowtune.train.config import TrainConfig
@@ -38,7 +39,7 @@ SEED_001 = ["lora.r=8", "lora.alpha=16", "lora.target_modules=[q_proj,k_proj,v_p
 
 
 def knowledge_update(name: str, cfg: TrainConfig) -> dict:
-    heldout = load_qa_file(REPO / "examples" / "demo" / "heldout.jsonl")
+    heldout = load_qa_file(DEMO / "heldout.jsonl")
     start = time.perf_counter()
     result = run(cfg, command=["benchmarks/time_to_knowledge.py", name])
     seconds = time.perf_counter() - start
@@ -55,9 +56,8 @@ def main() -> None:
     options = parser.parse_args()
     os.chdir(REPO)  # the recipe names its data relative to the repository
     with tempfile.TemporaryDirectory(prefix="knowtune-ttk-") as tmp:
-        recipe = validate(TrainConfig, {**RECIPE, "data": {**RECIPE["data"], "train": [str(DEMO / "train.jsonl")]},
-                                        "heldout": str(DEMO / "heldout.jsonl"), "base_output_dir": tmp,
-                                        "experiment_name": "knowtune"})
+        job = RunConfig(experiment_name="knowtune", base_output_dir=tmp, train_data=[str(DEMO / "train.jsonl")])
+        recipe = job.train_config(job.train_data, str(DEMO / "heldout.jsonl"))  # as `knowtune run` builds it
         seed = load_config(TrainConfig, REPO / "examples" / "quickstart.yaml",
                            [f"base_output_dir={tmp}", "experiment_name=seed_001", "heldout=null", *SEED_001])
         figures = {"knowtune": knowledge_update("knowtune", recipe), "seed_001": knowledge_update("seed_001", seed)}

@@ -92,8 +92,8 @@ def _chunk_loss(hidden, weight, bias, targets, teacher_on, teacher_ids, teacher_
 def token_loss(hidden, head, targets, scale: float = 1.0, softcap: float | None = None,
                teacher: dict | None = None, chunk: int = CHUNK_TOKENS) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of the per-position losses, positions whose top prediction is the target): cross-entropy,
-    or KL from the teacher where `teacher["teacher_on"]`. Chunks after the first are recomputed in the
-    backward pass (activation checkpointing), so memory stays at one chunk's logits."""
+    or KL from the teacher where `teacher["teacher_on"]`. With more than one chunk, each chunk's logits
+    are recomputed in the backward pass (activation checkpointing), so memory stays at one chunk's."""
     teacher = teacher or {}
     on = teacher.get("teacher_on")
     on = torch.zeros_like(targets, dtype=torch.bool) if on is None else on.to(targets.device)
