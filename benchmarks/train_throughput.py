@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/train_throughput.py [--steps 4] [--rounds 2] [--json PATH]
 
-One workload, three ways to train it, in one process, interleaved (a, b, c, a, b, c, ...):
+One workload, three ways to train it, interleaved (a, b, c, a, b, c, ...), each run in a fresh
+process so that no variant trains on memory another one left behind:
 
 - (a) padded: transformers Trainer + PEFT LoRA, every sample padded to max_seq_length, as the
   seeds' scripts do (tokenizer padding="max_length");
@@ -13,9 +14,11 @@ One workload, three ways to train it, in one process, interleaved (a, b, c, a, b
 All three train the same tokenized samples (knowtune's, so the loss masks are the same) with the
 same LoRA settings, learning rate, batch size and seed. Each train() call's first step is a
 warm-up and is not timed. Throughput counts real tokens only (the samples' own, no padding).
-Peak memory: on a GPU torch.cuda.max_memory_allocated; on a CPU the peak resident set size
-above the size before the call, sampled every 10 ms (large allocations are returned to the OS at
-once, see _return_freed_memory, so one variant's freed memory does not hide the next one's).
+Peak memory: on a GPU torch.cuda.max_memory_allocated; on a CPU the peak resident set size of the
+run's process above its size before train() (the model loaded), sampled every 10 ms. The
+allocator is left as every user has it: forcing glibc to hand each large block back to the OS at
+once (the way an earlier version of this benchmark measured memory in one process) made every
+variant spend a third of its time in page faults.
 
 Workload: QA records (question, a context of 0-N sentences of the demo corpus, an answer of 1-6
 sentences), so lengths vary as in real QA data. CPU: the shipped default model, float32,
@@ -27,9 +30,10 @@ weights need no weight gradient) over the device's dense bf16 peak.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -79,14 +83,6 @@ def random_qwen_05b(folder: Path, tokenizer) -> str:
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
-
-
-def _return_freed_memory() -> None:
-    """glibc: serve allocations over 1 MiB by mmap so that freeing them shrinks the resident set at once."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 class PeakMemory:
@@ -179,6 +175,45 @@ def knowtune_trainer(model_path, tokenizer, cfg: TrainConfig, run_dir: Path):
     return trainer
 
 
+def workload(folder: Path, records: int, steps: int, batch_size: int) -> tuple[TrainConfig, object]:
+    """The benchmark's config and tokenizer; writes the QA records to `folder` the first time."""
+    gpu = torch.cuda.is_available()
+    max_len, max_context = (2048, 120) if gpu else (512, 12)
+    model_path = resolve_model("smollm2-135m-instruct")
+    tokenizer = load_tokenizer(model_path, False)
+    if gpu:
+        model_path = str(folder / "qwen2.5-0.5b-shape")
+        if not Path(model_path).exists():
+            random_qwen_05b(Path(model_path), tokenizer)
+    data = folder / "train.jsonl"
+    if not data.exists():
+        write_jsonl(data, qa_records(records, max_context, seed=0))
+    cfg = TrainConfig.model_validate({
+        "model": model_path, "data": {"train": [str(data)], "max_seq_length": max_len},
+        "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
+        "training": {"max_steps": steps + 1, "per_device_train_batch_size": batch_size,
+                     "learning_rate": 1e-4, "lr_scheduler_type": "constant", "seed": 42},
+    })
+    return cfg, tokenizer
+
+
+def run_variant(name: str, folder: Path, options) -> dict:
+    """Train variant `name` (a, b or c) for the timed steps; its seconds, real tokens and peak memory."""
+    cfg, tokenizer = workload(folder, options.records, options.steps, options.batch_size)
+    if name == "c":
+        trainer = knowtune_trainer(cfg.model, tokenizer, cfg, folder / name)
+    else:
+        train, _, _ = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed)
+        trainer = baseline_trainer(cfg.model, tokenizer, train, cfg, folder / name,
+                                   "max_length" if name == "a" else "longest")
+    timer = StepTimer()
+    trainer.add_callback(timer)
+    with PeakMemory() as memory:
+        trainer.train()
+    counted = trainer.data_collator.tokens[1 : 1 + len(timer.seconds)]  # the timed steps' batches
+    return {"seconds": sum(timer.seconds), "tokens": sum(counted), "peak_mb": memory.mib}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2, help="timed steps per variant per round (plus a warm-up step)")
@@ -186,58 +221,43 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=256)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--variant", choices=["a", "b", "c"], help=argparse.SUPPRESS)  # one run, in a child process
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    _return_freed_memory()
     gpu = torch.cuda.is_available()
     if not gpu:
         torch.set_num_threads(psutil.cpu_count(logical=False) or psutil.cpu_count())
-    max_len, max_context = (2048, 120) if gpu else (512, 12)
+    if options.variant:
+        write_json(Path(options.json), run_variant(options.variant, Path(options.folder), options))
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="knowtune-bench-"))
-    model_path = resolve_model("smollm2-135m-instruct")
-    tokenizer = load_tokenizer(model_path, False)
-    if gpu:
-        model_path = random_qwen_05b(tmp / "qwen2.5-0.5b-shape", tokenizer)
-    data = tmp / "train.jsonl"
-    write_jsonl(data, qa_records(options.records, max_context, seed=0))
-    cfg = TrainConfig.model_validate({
-        "model": model_path, "data": {"train": [str(data)], "max_seq_length": max_len},
-        "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
-        "training": {"max_steps": options.steps + 1, "per_device_train_batch_size": options.batch_size,
-                     "learning_rate": 1e-4, "lr_scheduler_type": "constant", "seed": 42},
-    })
+    cfg, tokenizer = workload(tmp, options.records, options.steps, options.batch_size)
     train, _, stats = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed)
     lengths = sorted(len(ids) for ids in train["input_ids"])
     print(f"workload: {len(lengths)} samples, {lengths[0]}-{lengths[-1]} tokens (median {lengths[len(lengths) // 2]}), "
-          f"{stats['trainable_tokens'] / stats['train_tokens']:.0%} of tokens trained on, max_seq_length {max_len}, "
-          f"batch {options.batch_size}, {'GPU ' + torch.cuda.get_device_name() if gpu else f'CPU, {torch.get_num_threads()} threads'}")
+          f"{stats['trainable_tokens'] / stats['train_tokens']:.0%} of tokens trained on, "
+          f"max_seq_length {cfg.data.max_seq_length}, batch {options.batch_size}, "
+          f"{'GPU ' + torch.cuda.get_device_name() if gpu else f'CPU, {torch.get_num_threads()} threads'}", flush=True)
 
-    builders = {
-        "a": lambda: baseline_trainer(model_path, tokenizer, train, cfg, tmp / "a", "max_length"),
-        "b": lambda: baseline_trainer(model_path, tokenizer, train, cfg, tmp / "b", "longest"),
-        "c": lambda: knowtune_trainer(model_path, tokenizer, cfg, tmp / "c"),
-    }
-    seconds = {k: 0.0 for k in builders}
-    tokens = {k: 0 for k in builders}
-    peak = {k: 0.0 for k in builders}
+    names = ("a", "b", "c")
+    seconds = {k: 0.0 for k in names}
+    tokens = {k: 0 for k in names}
+    peak = {k: 0.0 for k in names}
     for round_ in range(options.rounds):
-        for name, build in builders.items():
-            trainer = build()
-            timer = StepTimer()
-            trainer.add_callback(timer)
-            with PeakMemory() as memory:
-                trainer.train()
-            counted = trainer.data_collator.tokens[1 : 1 + len(timer.seconds)]  # the timed steps' batches
-            seconds[name] += sum(timer.seconds)
-            tokens[name] += sum(counted)
-            peak[name] = max(peak[name], memory.mib)
-            print(f"round {round_ + 1} ({name}): {sum(counted) / sum(timer.seconds):.0f} real tokens/s, "
-                  f"peak {memory.mib:.0f} MiB", flush=True)
-            del trainer
-            if gpu:
-                torch.cuda.empty_cache()
+        for name in names:
+            out = tmp / f"{name}-{round_}.json"
+            subprocess.run([sys.executable, __file__, "--variant", name, "--folder", str(tmp), "--json", str(out),
+                            "--steps", str(options.steps), "--records", str(options.records),
+                            "--batch_size", str(options.batch_size)], check=True, stdout=subprocess.DEVNULL)
+            run = json.loads(out.read_text())
+            seconds[name] += run["seconds"]
+            tokens[name] += run["tokens"]
+            peak[name] = max(peak[name], run["peak_mb"])
+            print(f"round {round_ + 1} ({name}): {run['tokens'] / run['seconds']:.0f} real tokens/s, "
+                  f"peak {run['peak_mb']:.0f} MiB", flush=True)
 
-    rate = {k: tokens[k] / seconds[k] for k in builders}
+    rate = {k: tokens[k] / seconds[k] for k in names}
     result = {
         "device": torch.cuda.get_device_name() if gpu else f"CPU ({psutil.cpu_count()} cores)",
         "tokens_per_s": {k: round(v, 1) for k, v in rate.items()},
@@ -247,7 +267,7 @@ def main() -> None:
     }
     peak_tflops = next((v for k, v in BF16_PEAK_TFLOPS.items() if gpu and k in torch.cuda.get_device_name()), None)
     if peak_tflops:
-        n_params = _parameter_count(model_path)
+        n_params = _parameter_count(cfg.model)
         result["mfu"] = {k: round(4 * n_params * v / (peak_tflops * 1e12), 4) for k, v in rate.items()}
     print("\n| variant | real tokens/s | peak memory (MiB) |\n|---|---|---|")
     for k, label in (("a", "(a) Trainer + PEFT, padded to max_seq_length"), ("b", "(b) Trainer + PEFT, dynamic padding"),
