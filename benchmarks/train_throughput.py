@@ -1,6 +1,6 @@
 """SFT training throughput: knowtune's default path vs the Trainer + PEFT scripts users run today.
 
-    .venv/bin/python benchmarks/train_throughput.py [--steps 4] [--rounds 2] [--json PATH]
+    .venv/bin/python benchmarks/train_throughput.py [--steps 2] [--rounds 2] [--max_seq_length N] [--json PATH]
 
 One workload, three ways to train it, interleaved (a, b, c, a, b, c, ...), each run in a fresh
 process so that no variant trains on memory another one left behind:
@@ -175,10 +175,11 @@ def knowtune_trainer(model_path, tokenizer, cfg: TrainConfig, run_dir: Path):
     return trainer
 
 
-def workload(folder: Path, records: int, steps: int, batch_size: int) -> tuple[TrainConfig, object]:
+def workload(folder: Path, records: int, steps: int, batch_size: int, max_len: int | None) -> tuple[TrainConfig, object]:
     """The benchmark's config and tokenizer; writes the QA records to `folder` the first time."""
     gpu = torch.cuda.is_available()
-    max_len, max_context = (2048, 120) if gpu else (512, 12)
+    max_context = 120 if gpu else 12
+    max_len = max_len or (2048 if gpu else 512)
     model_path = resolve_model("smollm2-135m-instruct")
     tokenizer = load_tokenizer(model_path, False)
     if gpu:
@@ -199,7 +200,7 @@ def workload(folder: Path, records: int, steps: int, batch_size: int) -> tuple[T
 
 def run_variant(name: str, folder: Path, options) -> dict:
     """Train variant `name` (a, b or c) for the timed steps; its seconds, real tokens and peak memory."""
-    cfg, tokenizer = workload(folder, options.records, options.steps, options.batch_size)
+    cfg, tokenizer = workload(folder, options.records, options.steps, options.batch_size, options.max_seq_length)
     if name == "c":
         trainer = knowtune_trainer(cfg.model, tokenizer, cfg, folder / name)
     else:
@@ -220,6 +221,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (a, b, c) x rounds")
     parser.add_argument("--records", type=int, default=256)
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--max_seq_length", type=int, help="what (a) pads to and every variant cuts at (default 512 on a CPU, 2048 on a GPU)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--variant", choices=["a", "b", "c"], help=argparse.SUPPRESS)  # one run, in a child process
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -232,7 +234,7 @@ def main() -> None:
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="knowtune-bench-"))
-    cfg, tokenizer = workload(tmp, options.records, options.steps, options.batch_size)
+    cfg, tokenizer = workload(tmp, options.records, options.steps, options.batch_size, options.max_seq_length)
     train, _, stats = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed)
     lengths = sorted(len(ids) for ids in train["input_ids"])
     print(f"workload: {len(lengths)} samples, {lengths[0]}-{lengths[-1]} tokens (median {lengths[len(lengths) // 2]}), "
@@ -244,12 +246,22 @@ def main() -> None:
     seconds = {k: 0.0 for k in names}
     tokens = {k: 0 for k in names}
     peak = {k: 0.0 for k in names}
+    failed: dict[str, str] = {}
     for round_ in range(options.rounds):
         for name in names:
+            if name in failed:
+                continue
             out = tmp / f"{name}-{round_}.json"
-            subprocess.run([sys.executable, __file__, "--variant", name, "--folder", str(tmp), "--json", str(out),
-                            "--steps", str(options.steps), "--records", str(options.records),
-                            "--batch_size", str(options.batch_size)], check=True, stdout=subprocess.DEVNULL)
+            child = subprocess.run(
+                [sys.executable, __file__, "--variant", name, "--folder", str(tmp), "--json", str(out),
+                 "--steps", str(options.steps), "--records", str(options.records), "--batch_size", str(options.batch_size)]
+                + (["--max_seq_length", str(options.max_seq_length)] if options.max_seq_length else []),
+                stdout=subprocess.DEVNULL)
+            if child.returncode:
+                failed[name] = ("killed (SIGKILL: out of memory?)" if child.returncode == -9
+                                else f"exit status {child.returncode}")
+                print(f"round {round_ + 1} ({name}): failed, {failed[name]}", flush=True)
+                continue
             run = json.loads(out.read_text())
             seconds[name] += run["seconds"]
             tokens[name] += run["tokens"]
@@ -257,23 +269,31 @@ def main() -> None:
             print(f"round {round_ + 1} ({name}): {run['tokens'] / run['seconds']:.0f} real tokens/s, "
                   f"peak {run['peak_mb']:.0f} MiB", flush=True)
 
-    rate = {k: tokens[k] / seconds[k] for k in names}
+    rate = {k: None if k in failed else tokens[k] / seconds[k] for k in names}
+
+    def ratio(k: str) -> float | None:
+        return None if rate["c"] is None or rate[k] is None else round(rate["c"] / rate[k], 2)
+
     result = {
         "device": torch.cuda.get_device_name() if gpu else f"CPU ({psutil.cpu_count()} cores)",
-        "tokens_per_s": {k: round(v, 1) for k, v in rate.items()},
-        "peak_memory_mb": {k: round(v, 1) for k, v in peak.items()},
-        "ratio_vs_padded": round(rate["c"] / rate["a"], 2),
-        "ratio_vs_dynamic": round(rate["c"] / rate["b"], 2),
+        "max_seq_length": cfg.data.max_seq_length,
+        "tokens_per_s": {k: None if v is None else round(v, 1) for k, v in rate.items()},
+        "peak_memory_mb": {k: None if k in failed else round(v, 1) for k, v in peak.items()},
+        "ratio_vs_padded": ratio("a"),
+        "ratio_vs_dynamic": ratio("b"),
+        "failed": failed,
     }
     peak_tflops = next((v for k, v in BF16_PEAK_TFLOPS.items() if gpu and k in torch.cuda.get_device_name()), None)
     if peak_tflops:
         n_params = _parameter_count(cfg.model)
-        result["mfu"] = {k: round(4 * n_params * v / (peak_tflops * 1e12), 4) for k, v in rate.items()}
+        result["mfu"] = {k: None if v is None else round(4 * n_params * v / (peak_tflops * 1e12), 4)
+                         for k, v in rate.items()}
     print("\n| variant | real tokens/s | peak memory (MiB) |\n|---|---|---|")
     for k, label in (("a", "(a) Trainer + PEFT, padded to max_seq_length"), ("b", "(b) Trainer + PEFT, dynamic padding"),
                      ("c", "(c) knowtune default")):
-        print(f"| {label} | {rate[k]:.0f} | {peak[k]:.0f} |")
-    print(f"\nc/a = {result['ratio_vs_padded']}x, c/b = {result['ratio_vs_dynamic']}x"
+        print(f"| {label} | failed: {failed[k]} | |" if k in failed else f"| {label} | {rate[k]:.0f} | {peak[k]:.0f} |")
+    shown = {k: "n/a" if result[k] is None else f"{result[k]}x" for k in ("ratio_vs_padded", "ratio_vs_dynamic")}
+    print(f"\nc/a = {shown['ratio_vs_padded']}, c/b = {shown['ratio_vs_dynamic']}"
           + (f", MFU {result['mfu']}" if "mfu" in result else ""))
     if options.json:
         write_json(Path(options.json), result)
