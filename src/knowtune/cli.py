@@ -90,6 +90,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     # In a process knowtune launched, record the command the user typed, launch flags included.
     launched_by_us = in_launched_process() and COMMAND_ENV in os.environ
     run(cfg, command=shlex.split(os.environ[COMMAND_ENV]) if launched_by_us else args.command_line)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        # Every rank got here: the run is done. Left to the interpreter's exit, gloo's worker threads
+        # outlive the process group and abort the process ("terminate called without an active
+        # exception"), and torchrun then reports a finished run as failed.
+        dist.destroy_process_group()
     return 0
 
 
