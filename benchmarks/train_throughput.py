@@ -17,8 +17,8 @@ warm-up and is not timed. Throughput counts real tokens only (the samples' own, 
 Peak memory: on a GPU torch.cuda.max_memory_allocated; on a CPU the peak resident set size of the
 run's process above its size before train() (the model loaded), sampled every 10 ms. The
 allocator is left as every user has it: forcing glibc to hand each large block back to the OS at
-once (the way an earlier version of this benchmark measured memory in one process) made every
-variant spend a third of its time in page faults.
+once (the way an earlier version of this benchmark measured memory in one process) filled every
+variant's steps with page faults and slowed them all.
 
 Workload: QA records (question, a context of 0-N sentences of the demo corpus, an answer of 1-6
 sentences), so lengths vary as in real QA data. CPU: the shipped default model, float32,
@@ -183,9 +183,8 @@ def workload(folder: Path, records: int, steps: int, batch_size: int, max_len: i
     model_path = resolve_model("smollm2-135m-instruct")
     tokenizer = load_tokenizer(model_path, False)
     if gpu:
-        model_path = str(folder / "qwen2.5-0.5b-shape")
-        if not Path(model_path).exists():
-            random_qwen_05b(Path(model_path), tokenizer)
+        shaped = folder / "qwen2.5-0.5b-shape"  # made once, by the parent process
+        model_path = str(shaped) if shaped.exists() else random_qwen_05b(shaped, tokenizer)
     data = folder / "train.jsonl"
     if not data.exists():
         write_jsonl(data, qa_records(records, max_context, seed=0))
