@@ -1,75 +1,89 @@
-"""The real `knowtune generate` CLI with the shipped default model (hf backend) on one small document.
+"""The real `knowtune generate` CLI on plain documents, with the shipped model's tokenizer and no model calls.
 
-SmolLM2-135M writes poor questions; what is checked is that the pipeline turns them into a valid,
-curated dataset: records with provenance, a per-fact train/held-out split, and a coverage report
-that agrees with the files. One chunk and short replies keep it to about a minute on 2 CPU cores.
+The default for a local model: every informative sentence is a fact, made standalone; each fact
+gets templated questions answered with the fact itself (at least four for training); held-out
+questions are split into dev and test. Documents that cannot be used are reported, and the others'
+data is still written.
 """
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
-from knowtune.synth.prompts import PERSONAS
-
 REPO = Path(__file__).resolve().parents[2]
-TEXT = (
-    "Vellmoor is a small fishing town. Vellmoor was founded by Odrin Kestavel, a salt merchant. "
-    "The Vellmoor tide bell was cast in 1743.\n"
+ENGLISH = (
+    "Brennic Lantern Works\n\nBrennic Lantern Works is a glassmaker in the town of Ostrava Hill. It was founded by "
+    "Mirela Sandoval in 1911. The company employs 64 people. Its best-known lamp is the Coldwater lantern, which "
+    "burns for nine hours on one filling.\n"
 )
-FIELDS = {"question", "answer", "fact", "fact_id", "document", "chunk", "persona"}
+CHINESE = "青岚陶坊\n\n青岚陶坊是一家位于澜川县的陶器作坊，由苏明远于1962年创立。它以青色釉陶碗闻名。该作坊共有18名工匠。\n"
 
 
 def knowtune(*args):
     return subprocess.run([sys.executable, "-m", "knowtune", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_generate_with_the_default_model(tmp_path):
-    document = tmp_path / "docs" / "vellmoor.txt"
-    document.parent.mkdir()
-    document.write_text(TEXT, encoding="utf-8")
+def test_generate_from_documents_alone(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "brennic.txt").write_text(ENGLISH, encoding="utf-8")
+    (docs / "qinglan.txt").write_text(CHINESE, encoding="utf-8")
+    (docs / "empty.txt").write_text("", encoding="utf-8")
+    (docs / "binary.txt").write_bytes(random.Random(0).randbytes(2048))
+    (docs / "suomi.txt").write_text("Kylän tori avataan joka lauantai kello kahdeksan. Sinne tulee paljon myyjiä "
+                                    "ja ostajia naapurikylistä.\n", encoding="utf-8")
+    (docs / "long.txt").write_text("The Hollin Mill ground wheat for 90 years. " * 3000, encoding="utf-8")
     out = tmp_path / "out"
-    args = ["--data_path", str(document.parent), "--save_dir", str(out), "--model_type", "hf",
-            "--qa_amount_per_fact", "2", "--role_amount_per_fact", "2",
-            "prompts.facts.max_new_tokens=96", "prompts.questions.max_new_tokens=24", "prompts.answer.max_new_tokens=24"]
+    args = ["--data_path", str(docs), "--save_dir", str(out), "max_document_chars=20000"]
     result = knowtune("generate", *args)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"report: {out / 'coverage.md'}" in result.stdout
+    assert "model calls this run: 0" in result.stdout
+
+    coverage = json.loads((out / "coverage.json").read_text())
+    skipped = {Path(s["source"]).name: s["reason"] for s in coverage["skipped_files"]}
+    assert set(skipped) == {"empty.txt", "binary.txt", "suomi.txt"}
+    assert "not English or Chinese" in skipped["suomi.txt"]
+    assert any("long.txt: read the first" in note for note in coverage["notes"])
+    assert "long.txt: read the first" in (out / "coverage.md").read_text()
+    assert coverage["languages"] == {"en": 2, "zh": 1}
+
+    facts = read_jsonl(out / "facts.jsonl")
+    english = [f["fact"] for f in facts if f["document"].endswith("brennic.txt")]
+    assert english == [
+        "Brennic Lantern Works is a glassmaker in the town of Ostrava Hill.",
+        "Brennic Lantern Works was founded by Mirela Sandoval in 1911.",
+        "Brennic Lantern Works employs 64 people.",
+        "Brennic Lantern Works' best-known lamp is the Coldwater lantern, which burns for nine hours on one filling.",
+    ]
+    chinese = [f["fact"] for f in facts if f["document"].endswith("qinglan.txt")]
+    assert chinese == ["青岚陶坊是一家位于澜川县的陶器作坊,由苏明远于1962年创立。", "青岚陶坊以青色釉陶碗闻名。", "青岚陶坊共有18名工匠。"]
 
     train, heldout = read_jsonl(out / "train.jsonl"), read_jsonl(out / "heldout.jsonl")
-    coverage = json.loads((out / "coverage.json").read_text())
-    totals = coverage["totals"]
-    assert totals["documents"] == 1 and totals["chunks"] == 1 and totals["facts_kept"] >= 2
-    assert len(train) == totals["train"] >= 1 and len(heldout) == totals["heldout"] >= 1
-    assert totals["pairs_kept"] == len(train) + len(heldout) < totals["pairs_generated"]
-    assert totals["pairs_generated"] == totals["pairs_kept"] + sum(coverage["dropped_pairs"].values())
-    assert "| pairs that survived curation |" in (out / "coverage.md").read_text()
-
-    # Provenance: every record names its document, chunk, fact and persona.
-    fact_ids = {f["fact_id"] for f in coverage["facts"]}
-    for record in train + heldout:
-        assert FIELDS <= set(record)
-        assert record["document"] == str(document) and record["chunk"] == 0
-        assert record["fact_id"] in fact_ids and record["fact_id"].startswith(f"{document}#0/f")
-        assert record["persona"] in PERSONAS and record["question"].endswith("?")
-    # The split: held-out facts are trained on too, with other questions; a held-out answer is the key part.
-    assert {r["fact_id"] for r in heldout} <= {r["fact_id"] for r in train}
-    assert not {r["question"] for r in heldout} & {r["question"] for r in train}
+    per_fact = {}
+    for record in train:
+        per_fact.setdefault(record["fact_id"], []).append(record)
+        assert record["answer"] == record["fact"]  # the document's own words, never the model's
+    for fact in english + chinese:
+        mine = [r for r in train if r["fact"] == fact]
+        assert len(mine) >= 4, fact
+    assert any(r["question"] == "Brennic Lantern Works was founded by whom?" for r in train + heldout)
+    assert any(r["question"] == "What was founded by Mirela Sandoval in 1911?" for r in train + heldout)  # reversed
+    assert any("哪一年" in r["question"] for r in train + heldout if r["document"].endswith("qinglan.txt"))
+    assert {r["split"] for r in heldout} == {"dev", "test"}
     for record in heldout:
-        assert record["answer"] and record["answer"] in record["full_answer"]
-    per_fact = {f["fact_id"]: f for f in coverage["facts"]}
-    for fact_id in {r["fact_id"] for r in train + heldout}:
-        assert per_fact[fact_id]["pairs_kept"] == per_fact[fact_id]["train"] + per_fact[fact_id]["heldout"]
+        assert record["answer"] in record["fact"] and record["form"] in ("in_place", "fronted")
+        assert record["question"] not in {r["question"] for r in train}
 
-    # A second run asks the model nothing and writes the same files.
+    # A second run writes the same files.
     files = {name: (out / name).read_text() for name in ("train.jsonl", "heldout.jsonl", "coverage.json")}
     again = knowtune("generate", *args)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "model calls this run: 0" in again.stdout
     assert {name: (out / name).read_text() for name in files} == files

@@ -92,19 +92,25 @@ def test_near_duplicates_keep_the_first():
     assert curate.content_words("北京是首都") == set("北京是首都")
 
 
-def _pairs(fact_id: str, n: int) -> list[Pair]:
+def _pairs(fact_id: str, n: int, form: str = "model") -> list[Pair]:
     fact = Fact(fact_id, Chunk("d.txt", 0, 0, 10, "text", 3), "", FACT)
-    return [Pair(fact, "a student", f"Question {i} about {fact_id}?", "1743") for i in range(n)]
+    return [Pair(fact, "a student", f"Question {i} about {fact_id}?", "1743", key=f"k{i % 2}", form=form)
+            for i in range(n)]
 
 
-def test_split_puts_one_question_per_fact_in_heldout_and_keeps_one_for_training():
-    kept = {"f1": _pairs("f1", 4), "f2": _pairs("f2", 1), "f3": _pairs("f3", 2)}
-    train, heldout = split(kept, heldout_per_fact=1, seed=0)
-    assert sorted(p.fact.id for p in heldout) == ["f1", "f3"]
-    assert sorted(p.fact.id for p in train) == ["f1", "f1", "f1", "f2", "f3"]
-    assert split(kept, 1, seed=0) == (train, heldout)  # seeded
-    train, heldout = split(kept, heldout_per_fact=5, seed=0)
-    assert [p.fact.id for p in train] == ["f1", "f2", "f3"]  # every fact keeps a training pair
+def test_split_keeps_training_pairs_first_and_marks_held_out_questions_dev_and_test_in_turn():
+    kept = {"f1": _pairs("f1", 7), "f2": _pairs("f2", 4), "f3": _pairs("f3", 6), "f4": _pairs("f4", 9, "blank")}
+    train, heldout = split(kept, heldout_per_fact=2, min_train=4, seed=0)
+    assert sorted(p.fact.id for p, _ in heldout) == ["f1", "f1", "f3", "f3"]  # f2 has only its 4; blanks stay
+    assert [p.fact.id for p in train].count("f1") == 5 and [p.fact.id for p in train].count("f4") == 9
+    for fact_id in ("f1", "f3"):
+        mine = [(p, part) for p, part in heldout if p.fact.id == fact_id]
+        assert sorted(part for _, part in mine) == ["dev", "test"]  # one chooses, one grades
+        assert {p.key for p, _ in mine} == {"k0", "k1"}  # different answers before the same answer twice
+    assert not {id(p) for p, _ in heldout} & {id(p) for p in train}
+    assert split(kept, 2, 4, seed=0) == (train, heldout)  # seeded
+    train, heldout = split(kept, heldout_per_fact=5, min_train=1, seed=0)
+    assert [p.fact.id for p in train].count("f2") == 1  # every fact keeps min_train pairs
 
 
 def test_markdown_report_lists_facts_without_pairs():
@@ -112,7 +118,9 @@ def test_markdown_report_lists_facts_without_pairs():
         "model": {"model_type": "hf", "model_name_or_path": "m"},
         "totals": {"documents": 1, "files_skipped": 0, "chunks": 1, "facts_extracted": 2, "facts_kept": 2,
                    "facts_covered": 1, "facts_in_heldout": 1, "pairs_generated": 4, "pairs_kept": 2,
-                   "survival_rate": 0.5, "train": 1, "heldout": 1, "calls_skipped": 0},
+                   "survival_rate": 0.5, "train": 1, "heldout": 1, "calls_skipped": 0, "facts_from_sentences": 0,
+                   "facts_from_model": 2, "dev": 1, "test": 0, "train_pairs_per_fact_min": 1,
+                   "train_pairs_per_fact_mean": 1.0},
         "dropped_facts": {}, "dropped_pairs": {curate.DROP_UNSUPPORTED: 2},
         "facts_without_pairs": [{"fact_id": "d#0/f1", "fact": "A | fact."}],
         "facts": [], "skipped_files": [], "skipped_calls": [{"request": "facts of d#1", "reason": "HTTP 503"}],
@@ -120,6 +128,7 @@ def test_markdown_report_lists_facts_without_pairs():
     text = coverage_markdown(coverage)
     assert "| facts with at least one pair | 1 of 2 (50%) |" in text
     assert "| pairs that survived curation | 2 (50%) |" in text
+    assert "| train.jsonl / heldout.jsonl (dev + test) | 1 / 1 (1 + 0) |" in text
     assert "- `d#0/f1`: A \\| fact." in text and "- facts of d#1: HTTP 503" in text
 
 

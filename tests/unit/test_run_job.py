@@ -2,6 +2,8 @@
 
 import json
 
+import yaml
+
 from knowtune.cli import main
 
 
@@ -10,34 +12,40 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
     monkeypatch.setattr("knowtune.train.replay.complete_sentences", lambda answer, hit_limit: answer.strip() or "x")
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "a.md").write_text("The lighthouse at Qarn was built by Vashti Quennet in 1911. It is painted red.\n")
+    (docs / "a.md").write_text("The Qarn lighthouse was built by Vashti Quennet in 1911. It is painted red.\n"
+                               "The Qarn lighthouse keeper is Ivo Marrant.\n")
     out = tmp_path / "runs"
-    argv = ["run", f"generate={{model_name_or_path: {tiny_llama}, prompts: {{facts: {{max_new_tokens: 16}}, questions: {{max_new_tokens: 16}}}}}}",
-            f"train_data=[{qa_file}]", f"heldout=[{qa_file}]", f"train.model={tiny_llama}",
+    argv = ["run", f"generate={{model_name_or_path: {tiny_llama}}}", f"heldout=[{qa_file}]", f"train.model={tiny_llama}",
             f"train.cache_dir={tmp_path / 'cache'}", "train.training.num_train_epochs=2", "train.data.max_seq_length=64",
             "train.replay.max_new_tokens=8", "train.training.eval_max_new_tokens=4",
             f"--data_path={docs}", f"--base_output_dir={out}", "--experiment_name=job"]
     assert main(argv) == 0
     run_dir = out / "job"
     # One run directory: the generation, the training run, the evaluation and the report.
-    for name in ("generated/coverage.json", "generated/cache.sqlite", "config.yaml", "final_model", "replay.jsonl",
-                 "heldout.jsonl", "selection_baseline.json", "eval/results.json", "report.md", "summary.json"):
+    for name in ("generated/coverage.json", "generated/chunks.jsonl", "config.yaml", "final_model", "replay.jsonl",
+                 "dev.jsonl", "test.jsonl", "selection_baseline.json", "eval/results.json", "report.md", "summary.json"):
         assert (run_dir / name).exists(), name
+    # From the documents alone: the generated pairs are the training data.
+    assert json.loads((run_dir / "generated/coverage.json").read_text())["totals"]["train"] >= 8
+    # The user's questions are the test, only graded; the generated held-out questions chose the checkpoint.
+    dev = [json.loads(line) for line in (run_dir / "dev.jsonl").read_text().splitlines()]
+    test = [json.loads(line) for line in (run_dir / "test.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in test} == {str(qa_file)} and all("generated" in r["source"] for r in dev)
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["heldout"] == str(run_dir / "dev.jsonl")
     summary = json.loads((run_dir / "summary.json").read_text())
     results = json.loads((run_dir / "eval/results.json").read_text())
-    # The verdict restates measured numbers: before = the base model's evaluation at the start of
-    # training (selection_baseline.json), after = the evaluation of final_model.
-    baseline = json.loads((run_dir / "selection_baseline.json").read_text())
-    model = results["results"]["model"]
-    assert "base" not in results["results"]  # measured once, before training
-    assert summary["heldout"] == [baseline["eval_heldout_contains"], model["heldout"]["contains"]]
-    assert summary["retention"] == [baseline["eval_retention_contains"], model["general_knowledge"]["contains"]]
+    # The verdict restates measured numbers: the base and the final model on the test questions.
+    assert summary["graded"] == "test"
+    assert summary["heldout"] == [results["results"]["base"]["test"]["contains"],
+                                  results["results"]["model"]["test"]["contains"]]
+    assert summary["retention"][1] == results["results"]["model"]["general_knowledge"]["contains"]
     assert summary["passed"] == all(summary["checks"].values())
     # The default recipe was applied under the config's changes: replay on, selection on, 2 epochs.
     trained = json.loads((run_dir / "training_metrics.json").read_text())
     assert trained["data"]["replay_samples"] > 0 and [p["epoch"] for p in trained["selection"]["curve"]] == [0, 1, 2]
     report = (run_dir / "report.md").read_text()
-    assert "Facts learned" in report and "Knowledge kept" in report and "Per evaluation during training" in report
+    assert "Facts learned (test questions, never used for selection)" in report and "Knowledge kept" in report
+    assert "dev (`dev.jsonl`, chose the checkpoint)" in report and "Per evaluation during training" in report
     printed = capsys.readouterr().out
     assert "Verdict:" in printed and "Report:" in printed
 
@@ -46,6 +54,21 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
     printed = capsys.readouterr().out
     assert "model calls this run" not in printed or "model calls this run: 0" in printed
     assert "steps remain" in printed
+
+
+def test_without_user_questions_the_generated_ones_split_into_dev_and_test(tmp_path):
+    from knowtune.experiments.job import _question_sets
+
+    generated = tmp_path / "heldout.jsonl"
+    generated.write_text("".join(json.dumps({"question": f"Q{i}?", "answer": "a", "split": part}) + "\n"
+                                 for i, part in enumerate(["dev", "test", "dev", "test", "dev"])))
+    dev, test = _question_sets(tmp_path, generated, [])
+    read = lambda path: [json.loads(line)["question"] for line in open(path)]  # noqa: E731
+    assert read(dev) == ["Q0?", "Q2?", "Q4?"] and read(test) == ["Q1?", "Q3?"]
+    user = tmp_path / "mine.jsonl"
+    user.write_text(json.dumps({"question": "Mine?", "answer": "b"}) + "\n")
+    dev, test = _question_sets(tmp_path, generated, [str(user)])
+    assert len(read(dev)) == 5 and read(test) == ["Mine?"]  # the user's questions grade; all generated ones choose
 
 
 def test_run_job_rejects_a_bad_train_key_before_doing_anything(tmp_path, qa_file, fails_with):

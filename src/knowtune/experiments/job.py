@@ -1,8 +1,8 @@
 """`knowtune run CONFIG`, the main job: documents (or a dataset) -> generate -> train -> evaluate -> report.
 
 One run directory holds it all: generated/ (knowtune generate's outputs and call cache), the
-training run's files (config.yaml, checkpoints/, final_model/, ...), heldout.jsonl (the questions
-asked before and after), eval/ (knowtune eval of the tuned model against its base) and report.md.
+training run's files (config.yaml, checkpoints/, final_model/, ...), dev.jsonl (the questions that
+choose the checkpoint), test.jsonl (the questions that only grade it), eval/ (knowtune eval of the tuned model against its base) and report.md.
 Training uses the default knowledge-update recipe (docs/recipe.md) with the config's `train`
 section on top. Rerunning the same command resumes: model calls come from the cache and
 training continues from its last checkpoint.
@@ -47,7 +47,9 @@ RECIPE: dict[str, Any] = {
 
 
 class Thresholds(Strict):
-    heldout_accuracy: float = Field(0.9, ge=0, le=1, description="Held-out accuracy the tuned model must reach.")
+    heldout_accuracy: float = Field(
+        0.9, ge=0, le=1, description="Accuracy on the test questions (never used for selection) the tuned model must reach."
+    )
     retention_drop: float = Field(
         1 / 12, ge=0, le=1, description="How far retention (general-knowledge suite, share answered) may fall."
     )
@@ -68,7 +70,9 @@ class RunConfig(Strict):
     )
     heldout: list[str] = Field(
         default_factory=list,
-        description="QA files of held-out questions, asked with the generated heldout.jsonl before and after training.",
+        description="QA files of test questions: asked before and after training and graded, never used to choose the "
+        "checkpoint (the generated held-out questions then all choose it). Without them the generated held-out "
+        "questions are split per fact: dev chooses, test grades.",
     )
     train: dict[str, Any] = Field(
         default_factory=dict,
@@ -132,18 +136,29 @@ def _prepare(cfg: RunConfig) -> Path:
     return run_dir
 
 
-def _heldout(run_dir: Path, generated: Path | None, files: list[str]) -> str | None:
-    """One held-out file: the generated questions, then the user's, each with where it came from."""
+def _question_sets(run_dir: Path, generated: Path | None, files: list[str]) -> tuple[str | None, str | None]:
+    """(dev, test): questions that choose the checkpoint, and questions that only grade it.
+
+    The user's held-out files are the test; the generated held-out questions are then all dev. With
+    no user questions the generated ones are split per fact: split=dev chooses, split=test grades,
+    so the reported accuracy is not the best of several tries on the questions it is reported on.
+    """
     from knowtune.evaluate.qa_check import load_qa_file
 
-    records = []
-    sources = ([str(generated)] if generated is not None and generated.stat().st_size else []) + list(files)
-    for source in sources:
-        records += [{"question": r["question"], "answer": r["answer"], "source": source} for r in load_qa_file(source)]
-    if not records:
-        return None
-    write_jsonl(run_dir / "heldout.jsonl", records)
-    return str(run_dir / "heldout.jsonl")
+    generated_records = load_qa_file(generated) if generated is not None and generated.stat().st_size else []
+    dev, test = [], []
+    for r in generated_records:
+        part = "dev" if files else r.get("split", "dev")
+        (dev if part == "dev" else test).append({"question": r["question"], "answer": r["answer"],
+                                                 "source": f"{generated} ({part})"})
+    for source in files:
+        test += [{"question": r["question"], "answer": r["answer"], "source": source} for r in load_qa_file(source)]
+    paths = []
+    for name, records in (("dev", dev), ("test", test)):
+        if records:
+            write_jsonl(run_dir / f"{name}.jsonl", records)
+        paths.append(str(run_dir / f"{name}.jsonl") if records else None)
+    return paths[0], paths[1]
 
 
 def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
@@ -177,19 +192,18 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
     seconds["generate"] = time.monotonic() - started
 
     started = time.monotonic()
-    heldout = _heldout(run_dir, generated_heldout, cfg.heldout)
+    dev, test = _question_sets(run_dir, generated_heldout, cfg.heldout)
     print("== 2/3 train: the default recipe (docs/recipe.md) with this config's changes", flush=True)
-    trained = train(cfg.train_config(generated_train + cfg.train_data, heldout), command=command)
+    trained = train(cfg.train_config(generated_train + cfg.train_data, dev), command=command)
     seconds["train"] = time.monotonic() - started
 
     started = time.monotonic()
     print("== 3/3 evaluate: the tuned model against its base", flush=True)
     del trained.model  # the evaluation loads the final model from disk, as a user would
-    # With selection, training measured the base model on the same questions before it started
-    # (selection_baseline.json); only without it is the base model evaluated again here.
+    # The test questions were never asked during training, so the base model answers them here too.
     baseline = (trained.metrics.get("selection") or {}).get("curve", [None])[0]
-    eval_cfg = EvalConfig(model_path=str(run_dir), datasets=[f"{heldout}:qa"] if heldout else [],
-                          use_default_datasets=True, compare_base=baseline is None, cache_dir=cfg.train.get("cache_dir"))
+    eval_cfg = EvalConfig(model_path=str(run_dir), datasets=[f"{path}:qa" for path in (test, dev) if path],
+                          use_default_datasets=True, compare_base=True, cache_dir=cfg.train.get("cache_dir"))
     results = evaluate(eval_cfg, command=command)
     seconds["evaluate"] = time.monotonic() - started
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELDOUT, RETENTION, REFERENCE = "heldout", "general_knowledge", "reference_text"
+TEST, DEV, RETENTION, REFERENCE = "test", "dev", "general_knowledge", "reference_text"
 
 
 def _pair(results: dict, baseline: dict | None, dataset: str, metric: str) -> tuple[float, float] | None:
@@ -13,7 +13,7 @@ def _pair(results: dict, baseline: dict | None, dataset: str, metric: str) -> tu
     if row:
         return row["base"], row["model"]
     after = results["results"]["model"].get(dataset, {}).get(metric)
-    key = {HELDOUT: "heldout", RETENTION: "retention"}.get(dataset)
+    key = {DEV: "heldout", RETENTION: "retention"}.get(dataset)  # what selection measured on the base model
     if after is None or baseline is None or key is None:
         return None
     return baseline[key], after
@@ -30,15 +30,21 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
     before training, same questions and scoring), used when the evaluation did not load the base.
     """
     sizes = {name: info["evaluated"] for name, info in results["datasets"].items()}
-    heldout, retention = _pair(results, baseline, HELDOUT, "contains"), _pair(results, baseline, RETENTION, "contains")
+    # The test questions grade; only without them do the dev questions (which also chose the checkpoint).
+    graded = TEST if TEST in sizes else DEV
+    heldout, retention = _pair(results, baseline, graded, "contains"), _pair(results, baseline, RETENTION, "contains")
+    dev = _pair(results, baseline, DEV, "contains") if graded == TEST else None
     perplexity = _pair(results, None, REFERENCE, "perplexity")
     after_perplexity = results["results"]["model"].get(REFERENCE, {}).get("perplexity")
     checks, lines = {}, []
     if heldout:
         checks["facts_learned"] = heldout[1] >= thresholds.heldout_accuracy - 1e-9
-        lines.append(f"Facts learned (held-out questions answered): {_count(heldout[0], sizes[HELDOUT])} -> "
-                     f"{_count(heldout[1], sizes[HELDOUT])}; needed {thresholds.heldout_accuracy:.0%}: "
+        which = "test questions, never used for selection" if graded == TEST else "dev questions, which also chose the checkpoint"
+        lines.append(f"Facts learned ({which}): {_count(heldout[0], sizes[graded])} -> "
+                     f"{_count(heldout[1], sizes[graded])}; needed {thresholds.heldout_accuracy:.0%}: "
                      f"{'met' if checks['facts_learned'] else 'NOT met'}")
+    if dev:
+        lines.append(f"Dev questions (chose the checkpoint): {_count(dev[0], sizes[DEV])} -> {_count(dev[1], sizes[DEV])}")
     if retention:
         drop = retention[0] - retention[1]
         checks["knowledge_kept"] = drop <= thresholds.retention_drop + 1e-9
@@ -51,7 +57,7 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
         lines.append(f"Reference-text perplexity after training: {after_perplexity:.2f}")
     passed = bool(checks) and all(checks.values())
     lines.insert(0, f"Verdict: {'PASS' if passed else 'FAIL'}")
-    return {"passed": passed, "checks": checks, "heldout": heldout, "retention": retention,
+    return {"passed": passed, "checks": checks, "graded": graded, "heldout": heldout, "dev": dev, "retention": retention,
             "reference_perplexity": perplexity, "sizes": sizes, "lines": lines,
             "global_step": train_metrics["global_step"], "best_checkpoint": train_metrics.get("best_checkpoint")}
 
@@ -61,9 +67,9 @@ def _curve_table(selection: dict | None) -> list[str]:
         return []
     rows = ["", "## Per evaluation during training", "",
             f"Retention of the base model: {selection['base_retention']:.0%}; a checkpoint may fall "
-            f"{selection['tolerance']:.1%} below it. The chosen one has the best held-out accuracy among those within "
+            f"{selection['tolerance']:.1%} below it. The chosen one has the best dev accuracy among those within "
             "(of equals, the one that kept more).",
-            "", "| epoch | step | held-out | retention | eval_loss | within tolerance | chosen |", "|---|---|---|---|---|---|---|"]
+            "", "| epoch | step | dev | retention | eval_loss | within tolerance | chosen |", "|---|---|---|---|---|---|---|"]
     for p in selection["curve"]:
         loss = f"{p['eval_loss']:.4f}" if p.get("eval_loss") is not None else ""
         rows.append(f"| {p['epoch']:.0f} | {p['step']} | {p['heldout']:.0%} | {p['retention']:.0%} | {loss} | "
@@ -82,8 +88,10 @@ def render(cfg, summary: dict, run_dir: Path) -> str:
                      f"({coverage['train']} train, {coverage['heldout']} held out); see generated/coverage.md")
     if cfg.train_data:
         lines.append(f"- Also trained on: {', '.join(f'`{p}`' for p in cfg.train_data)}")
-    if cfg.heldout:
-        lines.append(f"- Also asked: {', '.join(f'`{p}`' for p in cfg.heldout)}")
+    sizes = summary["sizes"]
+    lines.append(f"- Questions: {sizes.get('dev', 0)} dev (`dev.jsonl`, chose the checkpoint), {sizes.get('test', 0)} test "
+                 f"(`test.jsonl`, graded only" + (f": {', '.join(f'`{p}`' for p in cfg.heldout)})" if cfg.heldout else
+                                                 ": generated, split per fact from the dev questions)"))
     lines.append(f"- {data['train_samples']} training samples"
                  + (f" + {data['replay_samples']} replayed answers of the base model (replay.jsonl)" if data.get("replay_samples") else ""))
     lines += ["", "## Training", "", f"- {summary['global_step']} optimizer steps; final model: `final_model/`"

@@ -199,12 +199,40 @@ class GenerateConfig(Strict):
         min_length=1,
         description="Who asks the questions; replace or extend the shipped list.",
     )
+    fact_source: Literal["auto", "sentences", "model"] = Field(
+        "auto",
+        description="sentences: every informative sentence of a document is a fact, its subject carried in (no model; "
+        "English and Chinese); model: the model lists each chunk's facts, checked against the chunk, and every sentence "
+        "no kept fact covers is added as a sentence fact; auto: sentences for hf (a small local model), model for vllm "
+        "and openai.",
+    )
+    question_source: Literal["auto", "templates", "model", "both"] = Field(
+        "auto",
+        description="templates: questions written from each fact's answer spans (names, years, counts, rare words) in "
+        "several forms, answered with the fact itself (no model); model: personas' questions and the model's answers, "
+        "checked against the fact; both; auto: templates for hf, both for vllm and openai.",
+    )
+    max_template_pairs_per_fact: int = Field(
+        8, gt=0, description="Templated questions kept per fact (before the held-out ones are taken out)."
+    )
+    max_document_chars: int = Field(
+        200_000,
+        gt=0,
+        description="A longer document is read up to the last sentence within this many characters; the coverage "
+        "report says how much was left out.",
+    )
     role_amount_per_fact: int = Field(2, gt=0, description="Personas that write questions about each fact.")
     qa_amount_per_fact: int = Field(2, gt=0, description="Q&A pairs each persona writes about each fact (at most).")
     prompts: Prompts = Field(default_factory=Prompts, description="The prompts.")
     curation: CurationSettings = Field(default_factory=CurationSettings, description="Which pairs are kept.")
     heldout_per_fact: int = Field(
-        1, ge=0, description="Pairs per fact that go to heldout.jsonl (a fact keeps at least one pair for training)."
+        2,
+        ge=0,
+        description="Pairs per fact that go to heldout.jsonl, alternately marked split=dev (chooses the checkpoint) and "
+        "split=test (only reported); a fact keeps at least min_train_pairs_per_fact pairs for training.",
+    )
+    min_train_pairs_per_fact: int = Field(
+        4, ge=1, description="Pairs a fact keeps for training before any goes to heldout.jsonl."
     )
     seed: int = Field(0, description="Seed for choosing the held-out pairs.")
     save_dir: str = Field(
@@ -238,6 +266,15 @@ class GenerateConfig(Strict):
                 "is a folder that receives train.jsonl, heldout.jsonl and the coverage report, not a file name"
             )
         return value
+
+    def facts_from_model(self) -> bool:
+        return self.fact_source == "model" or (self.fact_source == "auto" and self.model_type != "hf")
+
+    def questions_from(self) -> set[str]:
+        """'templates', 'model' or both."""
+        if self.question_source == "auto":
+            return {"templates"} if self.model_type == "hf" else {"templates", "model"}
+        return {"templates", "model"} if self.question_source == "both" else {self.question_source}
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -9,37 +9,20 @@ and the report shows which facts are not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from knowtune.data.chunk import Chunk, chunk_document
-from knowtune.data.ingest import read_documents
+from knowtune.data.chunk import Chunk, chunk_document, sentence_spans
+from knowtune.data.ingest import Document, Skipped, read_documents
 from knowtune.synth import curate
 from knowtune.synth.backends import make_backend
 from knowtune.synth.calls import Call, Caller, CallCache, warn
 from knowtune.synth.config import GenerateConfig
+from knowtune.synth.facts import Fact, Pair, sentence_facts, template_pairs
 from knowtune.synth.output import write_outputs
 from knowtune.synth.parse import parse_answer, parse_facts, parse_questions, parse_score, parse_summary
-
-
-@dataclass
-class Fact:
-    id: str
-    chunk: Chunk
-    summary: str
-    text: str
-    dropped: str | None = None
-
-
-@dataclass
-class Pair:
-    fact: Fact
-    persona: str
-    question: str
-    answer: str = ""
-    dropped: str | None = None
-    score: int | None = None
+from knowtune.synth.sentences import document_sentences, language
 
 
 @dataclass(frozen=True)
@@ -51,35 +34,95 @@ class GenerateResult:
 
 def run(cfg: GenerateConfig) -> GenerateResult:
     documents, skipped_files = read_documents(cfg.data_path, cfg.file_type, cfg.text_field)
+    documents, notes = _readable(documents, cfg, skipped_files)
     for s in skipped_files:
         warn(f"skipped {s.source}: {s.reason}")
-    count_tokens = _token_counter(cfg)
+    tokenizer = _tokenizer(cfg)
+    count_tokens = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
     size, overlap = cfg.chunk_size_by_token, cfg.chunk_overlap_by_token
     chunks = [c for d in documents for c in chunk_document(d, count_tokens, size, overlap)]
+    sentences = {d.source: document_sentences(d.text, language(d.text) or "en") for d in documents}
+    facts = [f for c in chunks for f in sentence_facts(c, sentences[c.document])]
+    pairs: list[Pair] = []
+    if "templates" in cfg.questions_from():
+        is_common = _common_words(tokenizer)
+        at_least = cfg.min_train_pairs_per_fact + cfg.heldout_per_fact
+        pairs = [p for f in facts
+                 for p in template_pairs(f, is_common, cfg.max_template_pairs_per_fact, at_least, cfg.personas)]
 
     save_dir = Path(cfg.save_dir)
-    cache = CallCache(save_dir / "cache.sqlite")
-    caller = Caller(make_backend(cfg), cache, cfg.max_attempts, cfg.prompts.reask)
-    try:
-        summaries = _summarize(caller, cfg, chunks) if cfg.prompts.use_summary() else [""] * len(chunks)
-        facts = _extract_facts(caller, cfg, chunks, summaries)
-        pairs = _write_pairs(caller, cfg, [f for f in facts if f.dropped is None])
-        if cfg.curation.judge:
-            _judge(caller, cfg, [p for p in pairs if p.dropped is None])
-    finally:
-        cache.close()
+    caller = None
+    if cfg.facts_from_model() or "model" in cfg.questions_from():
+        cache = CallCache(save_dir / "cache.sqlite")
+        caller = Caller(make_backend(cfg), cache, cfg.max_attempts, cfg.prompts.reask)
+        try:
+            if cfg.facts_from_model():
+                summaries = _summarize(caller, cfg, chunks) if cfg.prompts.use_summary() else [""] * len(chunks)
+                model_facts = _extract_facts(caller, cfg, chunks, summaries)
+                facts, pairs = _with_uncovered_sentences(model_facts, facts, pairs)
+            if "model" in cfg.questions_from():
+                pairs += _write_pairs(caller, cfg, [f for f in facts if f.dropped is None])
+            if cfg.curation.judge:
+                _judge(caller, cfg, [p for p in pairs if p.dropped is None and p.form == "model"])
+        finally:
+            cache.close()
+    _drop_repeated_questions(pairs, cfg.curation.max_question_similarity)
     _cap_per_persona(pairs, cfg.qa_amount_per_fact)
-    coverage = write_outputs(save_dir, cfg, documents, chunks, facts, pairs, skipped_files, caller.skipped)
-    return GenerateResult(save_dir, coverage, caller.model_calls)
+    coverage = write_outputs(save_dir, cfg, documents, chunks, facts, pairs, skipped_files,
+                             caller.skipped if caller else [], notes)
+    return GenerateResult(save_dir, coverage, caller.model_calls if caller else 0)
 
 
-def _token_counter(cfg: GenerateConfig):
+def _readable(documents: list[Document], cfg: GenerateConfig, skipped: list[Skipped]) -> tuple[list[Document], list[str]]:
+    """Documents that facts can be made from; the others join `skipped`, cut ones are noted."""
+    kept, notes = [], []
+    for document in documents:
+        if not cfg.facts_from_model() and language(document.text) is None:
+            skipped.append(Skipped(document.source, "not English or Chinese text, the languages facts are made from "
+                                   "without a model (fact_source=model asks the model instead)"))
+            continue
+        if len(document.text) > cfg.max_document_chars:
+            ends = [end for _, end in sentence_spans(document.text[: cfg.max_document_chars])]
+            cut = ends[-2] if len(ends) > 1 else cfg.max_document_chars  # the last sentence may be cut mid-way
+            notes.append(f"{document.source}: read the first {cut:,} of {len(document.text):,} characters "
+                         f"(max_document_chars={cfg.max_document_chars:,})")
+            warn(notes[-1])
+            document = replace(document, text=document.text[:cut])
+        kept.append(document)
+    return kept, notes
+
+
+def _with_uncovered_sentences(model_facts: list[Fact], facts: list[Fact], pairs: list[Pair]):
+    """The model's facts, and each sentence fact (with its pairs) that no kept model fact covers."""
+    kept_words = {}
+    for f in model_facts:
+        if f.dropped is None:
+            kept_words.setdefault(f.chunk.id, []).append(curate.content_words(f.text))
+    uncovered = {
+        f.id for f in facts
+        if not any(curate.support(curate.content_words(f.text), words) >= 0.6 for words in kept_words.get(f.chunk.id, []))
+    }
+    return model_facts + [f for f in facts if f.id in uncovered], [p for p in pairs if p.fact.id in uncovered]
+
+
+def _tokenizer(cfg: GenerateConfig):
     from knowtune.models import DEFAULT_MODEL, load_tokenizer, resolve_model
 
     # An openai model is remote; any tokenizer counts tokens closely enough to size chunks.
     name = cfg.tokenizer or (DEFAULT_MODEL if cfg.model_type == "openai" else cfg.model_name_or_path)
-    tokenizer = load_tokenizer(resolve_model(name))
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return load_tokenizer(resolve_model(name))
+
+
+def _common_words(tokenizer):
+    """Whether a word is common: a whole word of the tokenizer's vocabulary ("stone"), not pieces ("serp-ent-il")."""
+    cache: dict[str, bool] = {}
+
+    def is_common(word: str) -> bool:
+        if word not in cache:
+            cache[word] = len(tokenizer(" " + word, add_special_tokens=False)["input_ids"]) == 1
+        return cache[word]
+
+    return is_common
 
 
 def _user(content: str) -> list[dict[str, str]]:
@@ -179,16 +222,26 @@ def _write_pairs(caller: Caller, cfg: GenerateConfig, facts: list[Fact]) -> list
 
 
 def _drop_repeated_questions(pairs: list[Pair], threshold: float) -> None:
-    """Near-duplicates among one fact's questions; the same question about two facts (no single answer)."""
+    """Near-duplicates among one fact's model questions; the same question about two facts (no single answer).
+
+    Templated questions of one fact share their words by design ("Vellmoor was founded by whom?", "Who
+    was Vellmoor founded by?"): the word order is the variation, so only their exact repeats go.
+    """
     by_fact: dict[str, list[Pair]] = {}
     for p in pairs:
-        by_fact.setdefault(p.fact.id, []).append(p)
+        if p.dropped is None:
+            by_fact.setdefault(p.fact.id, []).append(p)
     first_fact: dict[str, str] = {}  # a question's content words -> the fact it was first asked about
     for fact_id, own in by_fact.items():
-        for p, earlier in zip(own, curate.near_duplicates([p.question for p in own], threshold)):
+        asked = [p for p in own if p.form == "model"]
+        repeats = {id(p) for p, earlier in zip(asked, curate.near_duplicates([p.question for p in asked], threshold))
+                   if earlier is not None}
+        seen: set[str] = set()
+        for p in own:
             key = " ".join(sorted(curate.content_words(p.question)))
-            if earlier is not None or first_fact.setdefault(key, fact_id) != fact_id:
+            if id(p) in repeats or p.question in seen or first_fact.setdefault(key, fact_id) != fact_id:
                 p.dropped = curate.DROP_DUPLICATE_QUESTION
+            seen.add(p.question)
 
 
 def _judge(caller: Caller, cfg: GenerateConfig, pairs: list[Pair]) -> None:
@@ -213,7 +266,7 @@ def _cap_per_persona(pairs: list[Pair], limit: int) -> None:
     """Keep at most `limit` pairs per fact and persona: models often write more than asked."""
     kept: dict[tuple[str, str], int] = {}
     for p in pairs:
-        if p.dropped is None:
+        if p.dropped is None and p.persona is not None:
             key = (p.fact.id, p.persona)
             kept[key] = kept.get(key, 0) + 1
             if kept[key] > limit:

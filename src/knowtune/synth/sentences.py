@@ -1,0 +1,211 @@
+"""Facts without a model: every informative sentence of a document, made standalone.
+
+A 135M model asked to list a text's facts drops some, distorts others and sometimes answers
+with an apology; a sentence of the document is none of those. Each sentence becomes one fact,
+with its subject carried in where the sentence leans on an earlier one: a leading pronoun ("It
+was founded by ...", "它由...") or a generic reference ("The company is ...") is replaced by
+what it refers to, and a sentence that names neither the document's topic nor anything else
+gets the topic in front ("Tarnwick Instruments: each of the 417 employees ..."). English and
+Chinese are handled; the language is read from the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowtune.data.chunk import sentence_spans
+from knowtune.evaluate.qa_metrics import _is_cjk
+
+# Leading words that lean on an earlier sentence, and what replaces them.
+_PRONOUN = re.compile(r"^(It|He|She|They|This|These)\b(?!'s)")
+_POSSESSIVE = re.compile(r"^(Its|His|Her|Their)\b")
+_PERSON_PRONOUNS = {"He", "She", "His", "Her"}
+_TITLES = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|Dame|Lady|Lord|Saint|St)\.?"
+# Nouns a text uses to point back at its topic ("The company", "the town"); the topic's own
+# description in the first sentence adds its noun ("a maker of ..." -> "The maker").
+_GENERIC_NOUNS = frozenset(
+    """company firm business town village city island school university college museum festival team club band
+    project organisation organization society institute group river lake mountain ship device machine product plant
+    animal species tool book building bridge church castle market brand restaurant hotel farm factory laboratory lab
+    station park garden fair scientist inventor engineer artist writer author man woman family region country state
+    province district port harbour harbor valley forest library theatre theater school hospital order railway
+    program programme system method process instrument material substance mineral breed variety game""".split()
+)
+_VERB_AFTER_SUBJECT = re.compile(
+    r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|became|becomes|remains|"
+    r"remained|stands|stood|lies|lay|[a-z]+ed|[a-z]+s)\b"
+)
+_ZH_PRONOUN = re.compile(r"^(它的|他的|她的|它们|他们|她们|它|他|她|其)")
+_ZH_DEMONSTRATIVE = re.compile(r"^(该|这家|这座|这个|这位|这所|此)")  # + a noun: "该公司", "这座小镇"
+_ZH_SUBJECT_END = re.compile(r"是|位于|坐落|由|成立|创立|创建|建于|出生|，|,|在")
+# Capitalised sentence openers that do not begin the subject ("Unlike most ferns, ...").
+NOT_SUBJECTS = frozenset(
+    """Unlike In On At Every Each Today After Before During When While Although Because Since Some Many Most Like For By
+    With From Despite Over Until As If Once Every Local Visitors People There Here Then Later Now Also""".split()
+)
+_EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # character offsets of the sentence in the document's text
+    end: int
+    text: str  # the standalone fact
+    original: str  # the sentence as written
+    language: str  # "en" or "zh"
+
+
+def language(text: str) -> str | None:
+    """'zh' when CJK characters dominate, 'en' when English function words are common, else None."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return None
+    if sum(_is_cjk(c) for c in letters) / len(letters) > 0.3:
+        return "zh"
+    words = re.findall(r"[A-Za-z]+", text.lower())
+    return "en" if words and sum(w in _EN_FUNCTION for w in words) / len(words) >= 0.08 else None
+
+
+def _is_title_line(text: str, lang: str) -> bool:
+    """A heading: a line with no sentence end and few words ("Vellmoor, a harbour town")."""
+    if lang == "zh":
+        return len(text) <= 20 and not re.search(r"[。！？]$", text)
+    return len(text.split()) <= 8 and not re.search(r"[.!?:]$", text)
+
+
+def _informative(text: str, lang: str) -> bool:
+    if lang == "zh":
+        return sum(_is_cjk(c) for c in text) >= 6
+    return len(re.findall(r"[A-Za-z0-9]+", text)) >= 4
+
+
+def _en_subject(sentence: str) -> str | None:
+    """The noun phrase before the sentence's first verb ("The Vellmoor tide bell" of "... was cast in 1743")."""
+    name = re.match(rf"^(?:{_TITLES}\s+)?(?:[A-Z][\w'’-]+\s+)+?[A-Z][\w'’-]+(?=\s+[a-z])", sentence)
+    if name and name.group().split()[0] not in NOT_SUBJECTS and name.group().split()[0] not in ("The", "A", "An"):
+        return name.group()  # a leading name is the subject, whatever verb follows ("Odrin Kestavel also built ...")
+    found = _VERB_AFTER_SUBJECT.search(sentence)
+    if not found or found.start() == 0:
+        return None
+    subject = re.sub(r"\s*\([^)]*\)", "", sentence[: found.start()]).strip(" ,")  # "(Vitrifolia orleshii)" aside
+    first = subject.split(" ", 1)[0]
+    if (len(subject.split()) > 8 or "," in subject or ":" in subject or first in NOT_SUBJECTS
+            or not first[:1].isupper() or _PRONOUN.match(subject) or _POSSESSIVE.match(subject)):
+        return None
+    return subject
+
+
+def _en_description_noun(sentence: str) -> str | None:
+    """'town' of 'Vellmoor is a small fishing town on ...', 'maker' of '... is a maker of ...'."""
+    found = re.search(r"\b(?:is|was)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for)\b|[,.]|$)", sentence)
+    return found.group(2) if found else None
+
+
+def _zh_subject(sentence: str) -> str | None:
+    found = _ZH_SUBJECT_END.search(sentence)
+    if not found or found.start() == 0 or found.start() > 15 or _ZH_PRONOUN.match(sentence):
+        return None
+    return sentence[: found.start()]
+
+
+def _possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
+class _Context:
+    """What the sentences so far refer to: the document's topic, the last person, the last subject."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.topic: str | None = None
+        self.topic_nouns: set[str] = set(_GENERIC_NOUNS)
+        self.person: str | None = None
+        self.last_thing: str | None = None  # the last subject that is not a person: what a later "it" means
+
+    def standalone(self, sentence: str) -> str:
+        return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
+
+    def _en(self, sentence: str) -> str:
+        text = sentence
+        if self.topic:
+            person = self.person or self.topic
+            thing = self.last_thing or self.topic
+            # "Nowadays it takes place ...": a pronoun after an opening adverb leans back just the same.
+            if opener := re.match(r"^(?:Nowadays|Today|Now|Later|Then|Still|Also|Originally|Eventually|[A-Z][a-z]+ly),?\s+"
+                                  r"(?=(?:it|he|she|they|its|his|her|their)\b)", text):
+                text = text[opener.end()].upper() + text[opener.end() + 1:] + f" ({opener.group().strip(' ,')})"
+            if m := _PRONOUN.match(text):
+                ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "They" else thing)
+                text = ref + text[m.end():]
+            elif m := _POSSESSIVE.match(text):
+                ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "Their" else thing)
+                text = _possessive(ref) + text[m.end():]
+            elif (m := re.match(r"^The ([a-z]+)\b('s)?", text)) and m.group(1) in self.topic_nouns \
+                    and not self._mentions_topic(text):
+                text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
+            subject = _en_subject(text)
+            named = subject and len(re.findall(r"\b[A-Z][\w'’]*", subject)) >= 2  # "Odrin Kestavel", "The Vellmoor bell"
+            if not named and not self._mentions_topic(text):
+                text = f"{self.topic}: {text}"
+        subject = _en_subject(text)
+        if self.topic is None:
+            self.topic = subject or re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
+            self._add_topic_nouns(sentence)
+        if subject and subject != self.person and (subject.split()[0] in ("The", "A", "An") or subject in self.topic):
+            self.last_thing = subject
+        # The last person named, for a later "he"/"she": a title ("Dr. Ansel Moriquet"), or a name after a role
+        # ("the botanist Hesper Collingrove", "by Odrin Kestavel").
+        for m in re.finditer(rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)", text):
+            self.person = m.group(0).strip() if re.match(_TITLES, m.group(0)) else m.group(1)
+        return text
+
+    def _mentions_topic(self, text: str) -> bool:
+        """Whether the text names the topic: one of its capitalised words ("Quillmere"), not "a paper lantern"."""
+        names = set(re.findall(r"\b[A-Z][a-z]+", self.topic or "")) - {"The", "A", "An", "Dr", "Mr", "Mrs", "Ms"}
+        return bool(names & set(re.findall(r"\b[A-Z][a-z]+", text)))
+
+    def _add_topic_nouns(self, text: str) -> None:
+        """The nouns a text uses for its topic: its description ("a maker of ..."), the topic's own words ("The fair")."""
+        if noun := _en_description_noun(text):
+            self.topic_nouns.add(noun)
+        self.topic_nouns |= {w.lower() for w in re.findall(r"[A-Za-z]+", self.topic or "")} - _EN_FUNCTION
+
+    def _zh(self, sentence: str) -> str:
+        text = sentence
+        if self.topic:
+            if m := _ZH_PRONOUN.match(text):
+                possessive = m.group(1).endswith("的")
+                text = self.topic + ("的" if possessive else "") + text[m.end():]
+            elif m := _ZH_DEMONSTRATIVE.match(text):
+                import jieba
+
+                noun = next(iter(jieba.lcut(text[m.end():])), "")
+                text = self.topic + text[m.end() + len(noun):]
+            if not any(self.topic[i : i + 2] in text for i in range(max(len(self.topic) - 1, 1))):
+                text = f"{self.topic}：{text}"
+        subject = _zh_subject(text)
+        if self.topic is None:
+            self.topic = subject
+        return text
+
+    def title(self, heading: str) -> None:
+        """A heading names the topic: "Vellmoor, a harbour town" -> "Vellmoor"."""
+        if self.topic is None:
+            self.topic = re.split(r"[,:;—–(（，：]| - ", heading)[0].strip() or None
+            self._add_topic_nouns(heading)
+
+
+def document_sentences(text: str, lang: str) -> list[Sentence]:
+    """Every informative sentence of a document, standalone, in order; headings set the topic."""
+    context = _Context(lang)
+    sentences = []
+    for start, end in sentence_spans(text):
+        original = text[start:end].strip()
+        if _is_title_line(original, lang):
+            context.title(original)
+            continue
+        if not _informative(original, lang):
+            continue
+        sentences.append(Sentence(start, end, context.standalone(original), original, lang))
+    return sentences

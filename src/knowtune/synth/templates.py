@@ -1,0 +1,300 @@
+"""Questions about a fact without a model: the fact's answer spans, each asked in several forms.
+
+Shown two worked examples, the shipped 135M model wrote 0 usable questions of 8 for a given
+sentence and answer span; these forms need none. An answer span is a name, a year, a count, a
+number or a rare word of the fact ("Odrin Kestavel", "1743", "417 people", "serpentil"), and
+each is asked about as:
+
+- in place: the span replaced by a question phrase ("Vellmoor was founded by whom?"); Chinese
+  asks every question this way ("维尔莫尔由谁创立？");
+- fronted: "Who was Vellmoor founded by?", "How many people does Tarnwick Instruments employ?";
+- a blank to fill: "Fill in the blank: Vellmoor was founded by ___."
+
+A span at the start of the fact is its subject, so asking for it asks the other way round ("What
+was founded by Odrin Kestavel?"): a fact learnt one way round is not known the other way round
+(arXiv 2309.12288). The answer a question is trained on is the whole fact, which holds the span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from knowtune.synth.sentences import NOT_SUBJECTS
+
+IsCommon = Callable[[str], bool]  # whether an English word is common (one token of the tokenizer)
+
+_TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|St|Mt)\.?\s+"
+_NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le)\s+)?[A-Z][\w'’-]*)*")
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|[a-z]+s\b))")
+_NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen"
+_COUNT = re.compile(rf"\b(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]+)?\b")
+_INSTITUTION = re.compile(
+    r"\b(?:University|College|School|Institute|Company|Instruments|Inc|Ltd|Museum|Festival|River|Lake|Street|Bridge|"
+    r"Hall|Society|Club|Market|Park|Island|Mount|Bay|Church|Castle|Tower|Prize|Award|Group|Press|Bank|Hotel)\b"
+)
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|near|from|to|into|outside|across)\s+(?:the\s+)?$")
+_KIND_OF_PLACE = re.compile(r"\b(the\s+)?(city|town|village|island|county|province|region|country|valley)\s+of\s+$")
+_DETERMINER = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
+_AUX = re.compile(r"^((?:[^\s:,]+\s){0,5}[^\s:,]+)\s(is|are|was|were|has|have|had)\s")
+_VERB = re.compile(r"^((?:[A-Z][\w.'’-]*\s+)*[A-Z][\w.'’-]*)\s([a-z]+(?:ed|s))\s")
+_CUT_AFTER = re.compile(r",|;|:|\s(?:which|who|where|while|because|and the|so that)\s")
+_FUNCTION = frozenset("the a an of in on at to for by with from and or but is are was were be".split())
+_SENTENCE_START = frozenset(
+    "the a an in on at for each every some many most all this that these those there today later since after before "
+    "during when while although because local visitors its his her their it he she they".split()
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    kind: str  # person, place, name, owner, year, count, number, term, phrase; zh: 人, 地, 名, 年, 数, 词
+
+    def text(self, sentence: str) -> str:
+        return sentence[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    answer: str  # the span: what a reply must contain to be right
+    form: str  # in_place, fronted, blank
+
+
+def _body_start(sentence: str) -> int:
+    """Where the fact proper begins: after a carried topic ("Vellmoor: ...", "维尔莫尔：...")."""
+    found = re.match(r"^[^:：]{1,60}[:：]\s*", sentence)
+    return found.end() if found else 0
+
+
+def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
+    body = _body_start(sentence)
+    spans: list[Span] = []
+    taken = [False] * len(sentence)
+
+    for m in re.finditer(r"\([^)]*\)", sentence):  # an aside in brackets ("(Vitrifolia orleshii)") is not asked about
+        taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+
+    def add(start: int, end: int, kind: str) -> None:
+        if start >= body and not any(taken[start:end]):
+            spans.append(Span(start, end, kind))
+            taken[start:end] = [True] * (end - start)
+
+    for m in _YEAR.finditer(sentence):
+        add(m.start(), m.end(), "year")
+    for m in _NAME.finditer(sentence):
+        start, words = m.start(), m.group().split()
+        at_start = start == body
+        if at_start and len(words) == 1 and (words[0].lower() in _SENTENCE_START or is_common(words[0].lower())):
+            continue
+        if at_start and words[0].lower() in _SENTENCE_START:  # "The Vellmoor tide bell": the name after "The"
+            start += len(words[0]) + 1
+            words = words[1:]
+        end = m.end()
+        if sentence[start:end].endswith(("'s", "’s", "'", "’")):  # "Vellmoor's harbour walls": the name is "Vellmoor"
+            end -= 2 if sentence[start:end].endswith("s") else 1
+            add(start, end, "owner")
+            continue
+        before = sentence[:start]
+        if re.match(_TITLE, m.group()) or (len(words) >= 2 and not _INSTITUTION.search(m.group())
+                                          and re.search(r"\b(?:by|[a-z]+(?:er|or|ist|ant)),?\s+$", before)):
+            kind = "person"  # a title, or a role before the name: "founded by Odrin Kestavel", "the botanist ..."
+        elif _PLACE_BEFORE.search(before) or _KIND_OF_PLACE.search(before):
+            kind = "place"
+        else:
+            kind = "name"
+        add(start, end, kind)
+    for m in _COUNT.finditer(sentence):
+        noun = (m.group(2) or "").strip()
+        if noun and noun not in _FUNCTION:
+            add(m.start(), m.end(), "count")
+        elif m.group(1)[0].isdigit():
+            add(m.start(1), m.end(1), "number")
+    for m in re.finditer(r"\b[a-z]{5,}\b(?![-'’])", sentence):
+        # A rare noun ("serpentil"); words that look like verb forms are left to the phrase fallback.
+        if not is_common(m.group()) and not re.search(r"(?:ed|ing|s)$", m.group()) and sentence[m.start() - 1] != "-":
+            add(m.start(), m.end(), "term")
+    if found := re.search(r"\s(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?", sentence[body:]):
+        # What the verb says of the subject ("... is a maker of weather instruments", "... is the tide bell").
+        start = body + found.end()
+        end = start + len(_tail(sentence, start))
+        if 0 < len(sentence[start:end].split()) <= 6 and not any(taken[start:end]):
+            add(start, end, "phrase")
+    unique, seen = [], set()
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.text(sentence) not in seen:  # "cast in 1743, and the year 1743 is stamped": ask once
+            seen.add(span.text(sentence))
+            unique.append(span)
+    return unique
+
+
+def _wh(span: Span, sentence: str, subject: bool) -> tuple[int, str]:
+    """(where the question phrase starts, the phrase) for asking about `span` in place."""
+    before = sentence[: span.start]
+    start = span.start
+    if span.kind == "year":
+        return start, "what year"
+    if span.kind == "count":
+        noun = span.text(sentence).split()[-1]
+        return start, f"how many {noun}"
+    if span.kind == "number":
+        return start, "what number"
+    if kind_of_place := _KIND_OF_PLACE.search(before):
+        return kind_of_place.start(), f"which {kind_of_place.group(2)}"
+    if determiner := _DETERMINER.search(before):
+        start = determiner.start()
+    if span.kind == "owner":
+        return start, "whose"
+    if span.kind == "person":
+        return start, "who" if subject or not re.search(r"\b(?:by|to|with|for)\s+$", before) else "whom"
+    return start, "what"
+
+
+def _tail(sentence: str, end: int) -> str:
+    """What follows the span, up to the end of its clause."""
+    rest = re.sub(r"^(?:'s|’s|'|’)", "", sentence[end:]).rstrip(" .!?")
+    cut = _CUT_AFTER.search(rest)
+    return rest[: cut.start()] if cut else rest
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _lemma(verb: str, is_common: IsCommon) -> str | None:
+    """'employs' -> 'employ', 'invented' -> 'invent', 'used' -> 'use'; None when unsure."""
+    if verb.endswith("ied"):
+        return verb[:-3] + "y"
+    if verb.endswith("ed"):
+        stem = verb[:-2]
+        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+            return stem[:-1]
+        return next((w for w in (stem + "e", stem) if is_common(w)), None)
+    if verb.endswith("ies"):
+        return verb[:-3] + "y"
+    if re.search(r"(?:sh|ch|ss|x|z)es$", verb):
+        return verb[:-2]
+    return verb[:-1] if is_common(verb[:-1]) else None
+
+
+def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | None:
+    """The question phrase moved to the front, for a span after the verb."""
+    body = _body_start(sentence)
+    clause = sentence[body:]
+    offset = span.start - body
+    wh_start, _ = _wh(span, sentence, subject=False)
+    wh = "who" if wh == "whom" else wh  # "Who was Vellmoor founded by?"
+    middle_end = wh_start - body
+    if m := _AUX.match(clause):
+        subject, aux = m.group(1), m.group(2)
+        if subject.split()[0] in NOT_SUBJECTS:  # "Since 1992 the event has been ...": no subject to invert
+            return None
+        if m.end() > middle_end or aux in ("has", "have", "had") and offset == m.end():
+            return None
+        middle = clause[m.end() : middle_end].strip()
+        if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
+            return None  # the span is in a later clause, or after another span: no clean fronting
+        lowered = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+        return sentence[:body] + _capitalise(" ".join(p for p in (wh, aux, lowered, middle) if p)) + "?"
+    if m := _VERB.match(clause):
+        if m.end() > middle_end:
+            return None
+        subject, verb = m.group(1), m.group(2)
+        lemma = _lemma(verb, is_common)
+        if lemma is None:
+            return None
+        do = "did" if verb.endswith("ed") else "does"
+        middle = clause[m.end() : middle_end].strip()
+        if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
+            return None
+        return sentence[:body] + _capitalise(" ".join(p for p in (wh, do, subject, lemma, middle) if p)) + "?"
+    return None
+
+
+def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
+    questions = []
+    body = _body_start(sentence)
+    for span in _en_spans(sentence, is_common):
+        answer = span.text(sentence)
+        subject = span.start == body or sentence[body : span.start].lower() in ("the ", "a ", "an ")
+        start, wh = _wh(span, sentence, subject)
+        head = sentence[:start]
+        in_place = (head + (wh if head.strip() else _capitalise(wh)) + " " + _tail(sentence, span.end).strip()).strip()
+        questions.append(Question(re.sub(r"\s+", " ", in_place) + "?", answer, "in_place"))
+        if span.kind == "owner":
+            blank = sentence[: span.start] + "___" + sentence[span.end :]
+            questions.append(Question(f"Fill in the blank: {blank}", answer, "blank"))
+            continue
+        if not subject and (fronted := _fronted(sentence, span, wh, is_common)):
+            questions.append(Question(re.sub(r"\s+", " ", fronted), answer, "fronted"))
+        blank = sentence[: span.start] + "___" + sentence[span.end :]
+        questions.append(Question(f"Fill in the blank: {blank}", answer, "blank"))
+    return questions
+
+
+# Chinese: jieba's part-of-speech tags name the spans; every question keeps the word order.
+_ZH_NAME_TAGS = {"nr": "人", "nrt": "人", "nrfg": "人", "ns": "地", "nt": "名", "nz": "名", "eng": "名"}
+_ZH_CLASSIFIER = re.compile(r"^(\d[\d,.]*|[一二三四五六七八九十百千万两零]+)\s*([年名个位座家条种件次岁米吨元人项所株只台层公里千克])")
+
+
+def _zh_spans(sentence: str) -> list[Span]:
+    import jieba.posseg
+
+    body = _body_start(sentence)
+    spans, position, pending = [], 0, None
+    for word, flag in jieba.posseg.lcut(sentence):
+        start, end = position, position + len(word)
+        position = end
+        if start < body:
+            continue
+        kind = _ZH_NAME_TAGS.get(flag)
+        # An invented name is cut into pieces ("维尔", "莫尔"; "柯", "守仁"): consecutive name pieces, and a
+        # surname's given name, are one name.
+        surname = pending and pending[1] - pending[0] == 1 and pending[2] == "人" and len(word) <= 2
+        if kind or (pending and (word in "·•-" or flag in ("ng", "j", "nr", "nrt") or surname)):
+            pending = (pending[0], end, pending[2]) if pending else (start, end, kind)
+            continue
+        if pending:
+            spans.append(Span(*pending))
+            pending = None
+    if pending:
+        spans.append(Span(*pending))
+    for m in re.finditer(r"\d[\d,.]*\s*[年]?|[一二三四五六七八九十百千万两零]+(?=[名个位座家条种件次岁米吨元人项所株只台层])", sentence):
+        if m.start() >= body and not any(s.start <= m.start() < s.end for s in spans):
+            counted = _ZH_CLASSIFIER.match(sentence[m.start():])
+            # "一种", "一家" are articles, "第一家" an order: not quantities to ask about.
+            if counted and counted.group(1) != "一" and sentence[m.start() - 1 : m.start()] != "第":
+                spans.append(Span(m.start(), m.start() + counted.end(), "年" if counted.group(2) == "年" else "数"))
+    for m in re.finditer(r"[“「《]([^”」》]{1,20})[”」》]", sentence):
+        if m.start() >= body and not any(s.start <= m.start(1) < s.end for s in spans):
+            spans.append(Span(m.start(1), m.end(1), "词"))
+    if not spans and (m := re.search(r"(?:是|呈|为|名为|称为)([^,，。；;：:！？]{2,12})", sentence[body:])):
+        spans.append(Span(body + m.start(1), body + m.end(1), "词"))  # what the verb says: "呈鲜艳的橙红色"
+    return sorted(spans, key=lambda s: s.start)
+
+
+def _zh_questions(sentence: str) -> list[Question]:
+    questions = []
+    stem = sentence.rstrip("。！？!?.；;")
+    for span in _zh_spans(stem):
+        answer = span.text(stem)
+        if span.kind == "年":
+            wh = "哪一年"
+        elif span.kind == "数":
+            wh = "多少" + answer[-1]
+        else:
+            wh = {"人": "谁", "地": "哪里"}.get(span.kind, "什么")
+        # A Chinese question keeps the word order and the whole sentence: "柯婉霁：哪一年,她在...开设了第一家工坊？"
+        question = stem[: span.start] + wh + stem[span.end :]
+        questions.append(Question(question + "？", answer, "in_place"))
+        questions.append(Question(f"请问，{question}？", answer, "fronted"))
+        questions.append(Question(f"填空：{stem[: span.start]}____{stem[span.end :]}。", answer, "blank"))
+    return questions
+
+
+def fact_questions(sentence: str, language: str, is_common: IsCommon) -> list[Question]:
+    """Every templated question about one standalone fact, in the fact's language."""
+    return _zh_questions(sentence) if language == "zh" else _en_questions(sentence, is_common)

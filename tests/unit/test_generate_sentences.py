@@ -1,0 +1,103 @@
+"""Facts and questions without a model: sentences made standalone, answer spans asked in several forms."""
+
+import pytest
+
+from knowtune.data.chunk import Chunk
+from knowtune.synth.facts import Fact, template_pairs
+from knowtune.synth.sentences import document_sentences, language
+from knowtune.synth.templates import fact_questions
+
+# Rare words are what a tokenizer splits; here, a fixed list stands in for the vocabulary.
+COMMON = set("the a of was is in by town bell cast year people stone walls built from founded employ".split())
+
+
+def is_common(word: str) -> bool:
+    return word.lower() in COMMON or len(word) < 5
+
+
+def facts_of(text: str) -> list[str]:
+    return [s.text for s in document_sentences(text, language(text))]
+
+
+def test_language():
+    assert language("Vellmoor is a small fishing town on the coast of the north sea.") == "en"
+    assert language("维尔莫尔是一座小渔镇，由盐商创立。") == "zh"
+    assert language("Kylän tori avataan joka lauantai kello kahdeksan, ja sinne tulee paljon myyjiä.") is None
+    assert language("") is None
+
+
+def test_english_sentences_carry_their_subject():
+    text = ("Tarnwick Instruments\n\nTarnwick Instruments is a maker of weather instruments. The company is "
+            "headquartered in Oskerby. Its best-known product is the Halvane barometer. It is made of brass. "
+            "Each of the 417 employees spends a week in the workshop.\n\nDr. Ansel Moriquet studied at Daskarn. "
+            "He invented the thrumwheel.")
+    assert facts_of(text) == [
+        "Tarnwick Instruments is a maker of weather instruments.",
+        "Tarnwick Instruments is headquartered in Oskerby.",
+        "Tarnwick Instruments' best-known product is the Halvane barometer.",
+        "Tarnwick Instruments is made of brass.",
+        "Tarnwick Instruments: Each of the 417 employees spends a week in the workshop.",
+        "Dr. Ansel Moriquet studied at Daskarn.",
+        "Dr. Ansel Moriquet invented the thrumwheel.",
+    ]
+
+
+def test_it_means_the_last_thing_and_he_the_last_person():
+    text = ("Vellmoor is a fishing town. The Vellmoor tide bell was cast in 1743 by the founder Odrin Kestavel. "
+            "It is rung at every high tide. He also built the harbour.")
+    assert facts_of(text)[2:] == ["The Vellmoor tide bell is rung at every high tide.",
+                                  "Odrin Kestavel also built the harbour."]
+
+
+def test_chinese_sentences_end_at_full_stops_and_carry_their_subject():
+    text = "星潮茶社\n\n星潮茶社是一家茶馆，由林墨秋于1987年创立。它以白茶闻名！该茶社共有23名员工。屋顶铺着青色的琉璃瓦？"
+    assert facts_of(text) == ["星潮茶社是一家茶馆，由林墨秋于1987年创立。", "星潮茶社以白茶闻名！",
+                              "星潮茶社共有23名员工。", "星潮茶社：屋顶铺着青色的琉璃瓦？"]
+
+
+def test_headings_and_fragments_are_not_facts():
+    assert facts_of("Vellmoor, a harbour town\n\nVellmoor is a town. Yes it is.") == ["Vellmoor is a town."]
+
+
+@pytest.mark.parametrize("fact, expected", [
+    ("Vellmoor was founded by Odrin Kestavel.", {
+        ("Vellmoor was founded by whom?", "Odrin Kestavel", "in_place"),
+        ("Who was Vellmoor founded by?", "Odrin Kestavel", "fronted"),
+        ("What was founded by Odrin Kestavel?", "Vellmoor", "in_place"),  # the other way round
+    }),
+    ("The Vellmoor tide bell was cast in 1743.", {
+        ("The Vellmoor tide bell was cast in what year?", "1743", "in_place"),
+        ("What year was the Vellmoor tide bell cast in?", "1743", "fronted"),
+    }),
+    ("Tarnwick Instruments employs 417 people.", {
+        ("How many people does Tarnwick Instruments employ?", "417 people", "fronted"),
+        ("What employs 417 people?", "Tarnwick Instruments", "in_place"),
+    }),
+    ("Vellmoor's harbour walls are built from serpentil.", {
+        ("What are Vellmoor's harbour walls built from?", "serpentil", "fronted"),
+        ("Whose harbour walls are built from serpentil?", "Vellmoor", "in_place"),
+    }),
+])
+def test_english_questions_ask_each_answer_span_both_ways(fact, expected):
+    asked = {(q.text, q.answer, q.form) for q in fact_questions(fact, "en", is_common)}
+    assert expected <= asked
+    for q in fact_questions(fact, "en", is_common):
+        assert q.answer in fact and q.answer not in q.text.replace("___", "")
+        if q.form == "blank":
+            assert q.text.startswith("Fill in the blank: ") and "___" in q.text
+
+
+def test_chinese_questions_ask_in_place():
+    asked = {(q.text, q.answer) for q in fact_questions("星潮茶社共有23名员工。", "zh", is_common)}
+    assert ("星潮茶社共有多少名员工？", "23名") in asked
+    years = {(q.text, q.answer) for q in fact_questions("星潮茶社于1987年创立。", "zh", is_common)}
+    assert ("星潮茶社于哪一年创立？", "1987年") in years
+
+
+def test_template_pairs_answer_with_the_fact_and_reach_the_minimum_in_the_personas_voices():
+    fact = Fact("d#0/s0", Chunk("d", 0, 0, 10, "x", 3), "", "The tide bell was cast in 1743.", origin="sentence")
+    pairs = template_pairs(fact, is_common, limit=8, at_least=6, personas=["a student", "a journalist"])
+    assert len(pairs) == 6 and all(p.answer == fact.text and p.key == "1743" for p in pairs)
+    voiced = [p for p in pairs if p.form == "persona"]
+    assert voiced and voiced[0].question.startswith("I am a student. ") and voiced[0].persona == "a student"
+    assert len(template_pairs(fact, is_common, limit=3, at_least=6, personas=["a student"])) == 3
