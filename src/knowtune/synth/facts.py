@@ -7,11 +7,12 @@ the fact itself as the answer, so every answer is the document's own words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from knowtune.data.chunk import Chunk
 from knowtune.synth.sentences import Sentence
-from knowtune.synth.templates import IsCommon, fact_questions
+from knowtune.synth.templates import IsCommon, Question, capitalise, fact_questions
 
 # Forms asked as held-out questions: real questions, not blanks to fill.
 HELDOUT_FORMS = ("in_place", "fronted", "model")
@@ -26,6 +27,8 @@ class Fact:
     dropped: str | None = None
     origin: str = "model"  # "sentence": a sentence of the document, made standalone; "model": listed by the model
     language: str = "en"
+    topic: str | None = None  # what its document is about, and how the document refers to that
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -44,7 +47,7 @@ def sentence_facts(chunk: Chunk, sentences: list[Sentence]) -> list[Fact]:
     """The facts of one chunk: its document's sentences that start inside it."""
     inside = [s for s in sentences if chunk.start <= s.start < chunk.end]
     return [
-        Fact(f"{chunk.id}/s{k}", chunk, "", s.text, origin="sentence", language=s.language)
+        Fact(f"{chunk.id}/s{k}", chunk, "", s.text, origin="sentence", language=s.language, topic=s.topic, aliases=s.aliases)
         for k, s in enumerate(inside)
     ]
 
@@ -62,11 +65,51 @@ def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, p
     # Round robin over forms: in place first (the most natural), then fronted, then blanks.
     ordered = []
     for i in range(max((len(v) for v in by_form.values()), default=0)):
-        ordered += [by_form[form][i] for form in ("in_place", "fronted", "blank") if i < len(by_form.get(form, []))]
+        ordered += [by_form[form][i] for form in ("in_place", "fronted", "reworded", "whole", "blank")
+                    if i < len(by_form.get(form, []))]
+    # The topic as the document refers to it ("the fern"), as a reader's question would.
+    if fact.topic and fact.language == "en":
+        real = [q for q in questions if q.form in ("in_place", "fronted") and fact.topic in q.text
+                and q.answer not in fact.topic]
+        aliased = [Question(capitalise(re.sub(rf"{re.escape(fact.topic)}(?:'s|'(?!\w))?",
+                                              lambda m: alias + ("'s" if m.group() != fact.topic else ""), q.text, count=1)),
+                            q.answer, "alias")
+                   for alias, q in zip(fact.aliases, real * len(fact.aliases))]
+        ordered[1:1] = aliased[:2]
     pairs = [Pair(fact, None, q.text, fact.text, key=q.answer, form=q.form) for q in ordered[:limit]]
     real = [q for q in ordered if q.form in HELDOUT_FORMS] or ordered
     for k in range(min(at_least, limit) - len(pairs) if real else 0):
         q, persona = real[k % len(real)], personas[k % len(personas)]
         voice = f"我是{persona}。" if fact.language == "zh" else f"I am {persona}. "
         pairs.append(Pair(fact, persona, voice + q.text, fact.text, key=q.answer, form="persona"))
+    return pairs
+
+
+def passage_pairs(facts: list[Fact], seed: int, per_answer: int = 4) -> list[Pair]:
+    """"Tell me about <topic>." answered with the document's facts, a few at a time, in a seeded shuffled order.
+
+    Knowledge stated with the full name in every sentence and in varied orders is what a model can later
+    be asked about (Allen-Zhu & Li, arXiv 2309.14316: the "fullname" and "permute" augmentations).
+    """
+    import random
+
+    by_topic: dict[str, list[Fact]] = {}
+    for fact in facts:
+        if fact.topic and fact.dropped is None:
+            by_topic.setdefault(fact.topic, []).append(fact)
+    pairs = []
+    for topic, own in by_topic.items():
+        own = own[:]
+        random.Random(f"{seed}:{topic}").shuffle(own)
+        zh = own[0].language == "zh"
+        for k in range(0, len(own), per_answer):
+            group = own[k : k + per_answer]
+            name = topic[0].lower() + topic[1:] if topic.startswith("The ") else topic
+            if zh:
+                question = f"介绍一下{topic}。" if k == 0 else f"关于{topic}，还有什么？"
+            else:
+                question = f"Tell me about {name}." if k == 0 else f"What else do you know about {name}?"
+            answer = ("" if zh else " ").join(f.text for f in group)
+            pairs.append(Pair(group[0], None, question if k < 2 * per_answer else f"{question} ({k // per_answer})",
+                              answer, form="passage"))
     return pairs

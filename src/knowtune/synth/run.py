@@ -19,7 +19,7 @@ from knowtune.synth import curate
 from knowtune.synth.backends import make_backend
 from knowtune.synth.calls import Call, Caller, CallCache, warn
 from knowtune.synth.config import GenerateConfig
-from knowtune.synth.facts import Fact, Pair, sentence_facts, template_pairs
+from knowtune.synth.facts import Fact, Pair, passage_pairs, sentence_facts, template_pairs
 from knowtune.synth.output import write_outputs
 from knowtune.synth.parse import parse_answer, parse_facts, parse_questions, parse_score, parse_summary
 from knowtune.synth.sentences import document_sentences, language
@@ -49,6 +49,7 @@ def run(cfg: GenerateConfig) -> GenerateResult:
         at_least = cfg.min_train_pairs_per_fact + cfg.heldout_per_fact
         pairs = [p for f in facts
                  for p in template_pairs(f, is_common, cfg.max_template_pairs_per_fact, at_least, cfg.personas)]
+        pairs += passage_pairs(facts, cfg.seed)
 
     save_dir = Path(cfg.save_dir)
     caller = None

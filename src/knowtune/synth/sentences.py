@@ -39,6 +39,7 @@ _VERB_AFTER_SUBJECT = re.compile(
 _ZH_PRONOUN = re.compile(r"^(它的|他的|她的|它们|他们|她们|它|他|她|其)")
 _ZH_DEMONSTRATIVE = re.compile(r"^(该|这家|这座|这个|这位|这所|此)")  # + a noun: "该公司", "这座小镇"
 _ZH_SUBJECT_END = re.compile(r"是|位于|坐落|由|成立|创立|创建|建于|出生|，|,|在")
+_BUSINESS_NOUNS = frozenset("manufacturer maker producer company firm business brand supplier shop workshop".split())
 # Capitalised sentence openers that do not begin the subject ("Unlike most ferns, ...").
 NOT_SUBJECTS = frozenset(
     """Unlike In On At Every Each Today After Before During When While Although Because Since Some Many Most Like For By
@@ -54,6 +55,8 @@ class Sentence:
     text: str  # the standalone fact
     original: str  # the sentence as written
     language: str  # "en" or "zh"
+    topic: str | None = None  # what the document is about ("The Orlesh fern")
+    aliases: tuple[str, ...] = ()  # how the document refers to it ("the fern", "the manufacturer")
 
 
 def language(text: str) -> str | None:
@@ -98,7 +101,7 @@ def _en_subject(sentence: str) -> str | None:
 
 def _en_description_noun(sentence: str) -> str | None:
     """'town' of 'Vellmoor is a small fishing town on ...', 'maker' of '... is a maker of ...'."""
-    found = re.search(r"\b(?:is|was)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for)\b|[,.]|$)", sentence)
+    found = re.search(r"\b(?:is|was)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for|found|based|made|located|known|called|named|built|used)\b|[,.]|$)", sentence)
     return found.group(2) if found else None
 
 
@@ -121,6 +124,7 @@ class _Context:
         self.topic: str | None = None
         self.topic_nouns: set[str] = set(_GENERIC_NOUNS)
         self.person: str | None = None
+        self.aliases: list[str] = []
         self.last_thing: str | None = None  # the last subject that is not a person: what a later "it" means
 
     def standalone(self, sentence: str) -> str:
@@ -145,6 +149,10 @@ class _Context:
                     and not self._mentions_topic(text):
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
             subject = _en_subject(text)
+            if subject and subject == self.person and subject not in self.topic:
+                # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
+                topic = re.sub(r"^(The|A|An) ", lambda m: m.group(1).lower() + " ", self.topic)
+                text = re.sub(r"\b(it|its)\b", lambda m: topic if m.group(1) == "it" else _possessive(topic), text, count=1)
             named = subject and len(re.findall(r"\b[A-Z][\w'’]*", subject)) >= 2  # "Odrin Kestavel", "The Vellmoor bell"
             if not named and not self._mentions_topic(text):
                 text = f"{self.topic}: {text}"
@@ -169,6 +177,13 @@ class _Context:
         """The nouns a text uses for its topic: its description ("a maker of ..."), the topic's own words ("The fair")."""
         if noun := _en_description_noun(text):
             self.topic_nouns.add(noun)
+            if not re.search(r"(?:ed|ing)$", noun):
+                self.aliases.append(f"the {noun}")
+                if noun in _BUSINESS_NOUNS:
+                    self.aliases += ["the company", "the firm"]
+        if head := re.search(r"\b([a-z]{3,})$", re.sub(r"\s*\([^)]*\)", "", self.topic or "")):
+            self.aliases.insert(0, f"the {head.group(1)}")  # "The Orlesh fern" -> "the fern"
+        self.aliases = list(dict.fromkeys(self.aliases))
         self.topic_nouns |= {w.lower() for w in re.findall(r"[A-Za-z]+", self.topic or "")} - _EN_FUNCTION
 
     def _zh(self, sentence: str) -> str:
@@ -207,5 +222,6 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
             continue
         if not _informative(original, lang):
             continue
-        sentences.append(Sentence(start, end, context.standalone(original), original, lang))
+        fact = context.standalone(original)
+        sentences.append(Sentence(start, end, fact, original, lang, context.topic, tuple(context.aliases)))
     return sentences

@@ -160,7 +160,7 @@ def _tail(sentence: str, end: int) -> str:
     return rest[: cut.start()] if cut else rest
 
 
-def _capitalise(text: str) -> str:
+def capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -198,7 +198,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None  # the span is in a later clause, or after another span: no clean fronting
         lowered = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
-        return sentence[:body] + _capitalise(" ".join(p for p in (wh, aux, lowered, middle) if p)) + "?"
+        return sentence[:body] + capitalise(" ".join(p for p in (wh, aux, lowered, middle) if p)) + "?"
     if m := _VERB.match(clause):
         if m.end() > middle_end:
             return None
@@ -210,7 +210,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
         middle = clause[m.end() : middle_end].strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None
-        return sentence[:body] + _capitalise(" ".join(p for p in (wh, do, subject, lemma, middle) if p)) + "?"
+        return sentence[:body] + capitalise(" ".join(p for p in (wh, do, subject, lemma, middle) if p)) + "?"
     return None
 
 
@@ -222,9 +222,21 @@ def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
         subject = span.start == body or sentence[body : span.start].lower() in ("the ", "a ", "an ")
         start, wh = _wh(span, sentence, subject)
         head = sentence[:start]
-        in_place = (head + (wh if head.strip() else _capitalise(wh)) + " " + _tail(sentence, span.end).strip()).strip()
+        in_place = (head + (wh if head.strip() else capitalise(wh)) + " " + _tail(sentence, span.end).strip()).strip()
         questions.append(Question(re.sub(r"\s+", " ", in_place) + "?", answer, "in_place"))
-        if span.kind == "owner":
+        # The whole sentence around the question phrase: the other names in it point to the answer too.
+        whole = head + (wh if head.strip() else capitalise(wh)) + re.sub(r"^(?:'s|’s|'|’)", "", sentence[span.end :])
+        whole = re.sub(r"\s+", " ", whole).rstrip(" .!?") + "?"
+        if whole != questions[-1].text:
+            questions.append(Question(whole, answer, "whole"))
+        if span.kind == "phrase":
+            # "The fair is what?" would pull every vague question about the topic to this sentence: the
+            # sentence itself carries the question instead.
+            short = next(i for i in range(len(questions) - 1, -1, -1) if questions[i].form == "in_place")
+            whole = questions[short + 1 :]
+            del questions[short:]
+            questions += [Question(q.text, answer, "in_place") for q in whole]
+        if span.kind in ("owner", "phrase"):
             blank = sentence[: span.start] + "___" + sentence[span.end :]
             questions.append(Question(f"Fill in the blank: {blank}", answer, "blank"))
             continue
@@ -295,6 +307,39 @@ def _zh_questions(sentence: str) -> list[Question]:
     return questions
 
 
+# Common words of factual prose and other ways to say them: a question asked in other words is what a
+# reader asks ("Who established Vellmoor?"), and a model learns a fact from several wordings of it.
+_REWORDINGS = {
+    r"\bfounded\b": "established", r"\bestablished\b": "founded", r"\bset up\b": "founded",
+    r"\bheadquartered\b": "based", r"\bbased\b": "located", r"\blocated\b": "situated",
+    r"\bbuilt\b": "constructed", r"\bmade\b": "produced", r"\binvented\b": "created",
+    r"\bemploys\b": "has on its staff", r"\bemployees\b": "workers", r"\bpeople\b": "persons",
+    r"\bbest-known\b": "most famous", r"\bfamous\b": "well-known", r"\bknown for\b": "famous for",
+    r"\bnamed after\b": "named in honour of", r"\bbegan\b": "started", r"\bstarted\b": "began",
+    r"\btakes place\b": "is held", r"\bis held\b": "takes place", r"\bholds\b": "contains",
+    r"\bdescribed\b": "recorded", r"\bfirst\b": "initially", r"\bgrows\b": "reaches",
+    r"\bsells\b": "sold", r"\bopened\b": "set up", r"\bcarries\b": "bears", r"\bdraws\b": "attracts",
+    r"\borganised\b": "run", r"\borganized\b": "run", r"\bcompany\b": "firm", r"\bfirm\b": "company",
+    r"\btown\b": "settlement", r"\bvillage\b": "hamlet", r"\bstudied\b": "was educated",
+    r"\btall\b": "high", r"\bcalled\b": "named", r"\bwon\b": "received", r"\bwrote\b": "authored",
+    r"\bdied\b": "passed away", r"\bborn\b": "born", r"\blargest\b": "biggest", r"\bsmall\b": "little",
+    r"\bbig\b": "large", r"\bold\b": "aged", r"\bremain\b": "are left", r"\bsurvive\b": "last",
+}
+
+
+def reworded(question: str) -> str | None:
+    """The question with its first common word said another way, or None when it has none of them."""
+    for pattern, other in _REWORDINGS.items():
+        if re.search(pattern, question) and other not in question:
+            return re.sub(pattern, other, question, count=1)
+    return None
+
+
 def fact_questions(sentence: str, language: str, is_common: IsCommon) -> list[Question]:
     """Every templated question about one standalone fact, in the fact's language."""
-    return _zh_questions(sentence) if language == "zh" else _en_questions(sentence, is_common)
+    if language == "zh":
+        return _zh_questions(sentence)
+    questions = _en_questions(sentence, is_common)
+    extra = [Question(other, q.answer, "reworded") for q in questions
+             if q.form in ("in_place", "fronted") and (other := reworded(q.text))]
+    return questions + extra
