@@ -9,6 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from knowtune.config import split_config_and_overrides
 from knowtune.errors import UserError
 from knowtune.evaluate.cli import add_eval_parser
 from knowtune.experiments.budget import add_budget_parser
@@ -46,21 +47,6 @@ SEED_TRAIN_FLAGS = {
     "rope_theta": ("rope_theta", float),
     "no_rope_layers": ("no_rope_layers", list),
 }
-
-
-def split_config_and_overrides(items: list[str], required: str | None = None) -> tuple[str | None, list[str]]:
-    """(the config file, the key=value overrides); `required` names the file a command cannot do without."""
-    config, overrides = None, []
-    for item in items:
-        if "=" in item:
-            overrides.append(item)
-        elif config is None:
-            config = item
-        else:
-            raise UserError(f"unexpected argument '{item}': give one config file, then key=value overrides")
-    if config is None and required:
-        raise UserError(f"give {required}")
-    return config, overrides
 
 
 def cmd_train(args: argparse.Namespace) -> int:

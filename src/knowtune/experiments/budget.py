@@ -77,7 +77,7 @@ def add_budget_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
     from knowtune.config import load_config
     from knowtune.train.config import TrainConfig
 

@@ -243,7 +243,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
 
     path, overrides = split_config_and_overrides(args.items, required="a sweep file: knowtune sweep SWEEP.yaml [key=value ...]")
     summary = run_sweep(load_sweep(path, overrides), str(path))
