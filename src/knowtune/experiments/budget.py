@@ -3,7 +3,7 @@
 Seed 002's test: the average of three fine-tunes (three datasets, or three repeats of one config)
 must stay within 8 hours. Each run is a full `knowtune train` run (model loading and saving
 included) in its own run directory; a run that fails is reported and the others go on. During
-every training run, `knowtune.experiments.projection.BudgetProjection` also prints a projection
+every training run, `knowtune.train.projection.BudgetProjection` also prints a projection
 after its first steps.
 """
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from knowtune.errors import UserError
-from knowtune.experiments import criteria as crit
+from knowtune.train import criteria as crit
 from knowtune.experiments.rundata import RunData, read_run
 from knowtune.fileio import write_atomic, write_json
 

@@ -22,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from knowtune.config import Strict, add_config_command, one_path_is_a_list, read_yaml, validate
 from knowtune.errors import UserError
-from knowtune.experiments.state import write_state
+from knowtune.train.state import write_state
 from knowtune.experiments.sweep_config import TRIAL_KEYS
 from knowtune.fileio import write_atomic, write_json
 from knowtune.train.config import TrainConfig

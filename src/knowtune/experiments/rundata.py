@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from knowtune.config import flatten
-from knowtune.experiments.state import read_state
+from knowtune.train.state import read_state
 
 # training.log lines written by knowtune.train.run.ProgressWithLoss, and the total announced at the start.
 STEP_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ INFO knowtune: step (\d+): (\{.*\})$")

@@ -24,9 +24,9 @@ from typing import Callable
 from knowtune.config import add_config_command, to_yaml
 from knowtune.errors import UserError, missing_extra
 from knowtune.experiments.compare import lower_is_better, metric_value, write_comparison
-from knowtune.experiments.early_validation import read_result, request_stop
+from knowtune.train.early_validation import read_result, request_stop
 from knowtune.experiments.gpus import choose_gpus, local_devices
-from knowtune.experiments.state import write_state
+from knowtune.train.state import write_state
 from knowtune.experiments.sweep_config import SweepConfig, Trial, load_sweep, plan_trials, sweep_dir
 from knowtune.fileio import write_atomic, write_json
 

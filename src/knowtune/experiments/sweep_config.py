@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from knowtune.config import Strict, flatten, parse_override, read_yaml, set_path, validate
 from knowtune.errors import UserError
-from knowtune.experiments import criteria as crit
+from knowtune.train import criteria as crit
 from knowtune.train.config import EarlyValidation, TrainConfig
 
 # Set by the sweep for each trial: where it lives, and its devices.

@@ -93,7 +93,7 @@ class EarlyValidation(Strict):
     @classmethod
     def _parsable(cls, v: list[str]) -> list[str]:
         from knowtune.errors import UserError
-        from knowtune.experiments.criteria import parse_all
+        from knowtune.train.criteria import parse_all
 
         try:
             parse_all(v)

@@ -15,7 +15,7 @@ from transformers import EarlyStoppingCallback, ProgressCallback, set_seed
 from transformers.integrations import TensorBoardCallback
 
 from knowtune.errors import UserError, missing_extra
-from knowtune.experiments.projection import BudgetProjection
+from knowtune.train.projection import BudgetProjection
 from knowtune.models import load_model, load_tokenizer, load_trained, model_config, resolve_model, save_merged
 from knowtune.fileio import write_atomic, write_json, write_jsonl
 from knowtune.train import replay, rope, rundir
@@ -215,7 +215,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
         if cfg.training.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(cfg.training.early_stopping_patience))
         if cfg.training.early_validation:
-            from knowtune.experiments.early_validation import EarlyValidationCallback
+            from knowtune.train.early_validation import EarlyValidationCallback
 
             callbacks.append(EarlyValidationCallback(cfg.training.early_validation, run_dir))
         trainer = GenerationEvalTrainer(
