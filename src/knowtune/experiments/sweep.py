@@ -23,7 +23,8 @@ from typing import Callable
 
 from knowtune.config import add_config_command, to_yaml
 from knowtune.errors import UserError, missing_extra
-from knowtune.experiments.compare import lower_is_better, metric_value, write_comparison
+from knowtune.experiments.compare import write_comparison
+from knowtune.experiments.comparison import lower_is_better, metric_value
 from knowtune.train.early_validation import read_result, request_stop
 from knowtune.experiments.gpus import choose_gpus, local_devices
 from knowtune.train.state import write_state
