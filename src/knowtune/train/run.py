@@ -18,7 +18,8 @@ from knowtune.errors import UserError, missing_extra
 from knowtune.train.projection import BudgetProjection
 from knowtune.models import load_model, load_tokenizer, load_trained, model_config, resolve_model, save_merged
 from knowtune.fileio import write_atomic, write_json, write_jsonl
-from knowtune.train import replay, rope, rundir
+from knowtune.models import rope
+from knowtune.train import replay, rundir
 from knowtune.train.checkpoints import CommitMarker, StopOnSigterm, exit_preempted
 from knowtune.train.config import TrainConfig
 from knowtune.train.generation_eval import selection_summary

@@ -162,11 +162,11 @@ def model_config(
     """A model's config with `rope_theta` applied, and the layers to run without RoPE (None = leave as is).
 
     `rope_theta` / `no_rope_layers` override the model's own; None keeps what its config records (a
-    model trained by knowtune records its NoPE layers, see knowtune.train.rope). Cheap: no weights load.
+    model trained by knowtune records its NoPE layers, see knowtune.models.rope). Cheap: no weights load.
     """
     from transformers import AutoConfig
 
-    from knowtune.train import rope
+    from knowtune.models import rope
 
     if (Path(path) / "adapter_config.json").is_file() and not (Path(path) / "config.json").is_file():
         raise UserError(f"{path} is a PEFT adapter, not a model; load it with knowtune.models.load_trained")
@@ -194,7 +194,7 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM
 
-    from knowtune.train import rope
+    from knowtune.models import rope
 
     config, layers = model_config(path, trust_remote_code, rope_theta, no_rope_layers)
     try:
@@ -225,7 +225,7 @@ def load_trained(
     if (folder / "adapter_config.json").is_file():
         from peft import PeftModel
 
-        from knowtune.train import rope
+        from knowtune.models import rope
 
         if base_model is None:
             base_model = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get(
