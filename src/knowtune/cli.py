@@ -20,6 +20,7 @@ from knowtune.experiments.pipeline import add_pipeline_parser
 from knowtune.experiments.sweep import add_sweep_parser
 from knowtune.synth.cli import add_generate_parser
 from knowtune.experiments.job_cli import add_run_parser
+from knowtune.models.cli import add_models_parser
 
 # Flags of seed 000's train_qwen_multi_gpu.py, kept working as aliases of config keys.
 SEED_TRAIN_FLAGS = {
@@ -86,25 +87,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_models_list(args: argparse.Namespace) -> int:
-    from knowtune.models import SHIPPED_MODELS, shipped_model_dir
-
-    for alias, m in SHIPPED_MODELS.items():
-        path = shipped_model_dir(alias, args.cache_dir)
-        state = f"prepared at {path}" if (path / "config.json").is_file() else "not prepared yet (knowtune models prepare)"
-        print(f"{alias}\t{m.description}\t{state}")
-    return 0
-
-
-def cmd_models_prepare(args: argparse.Namespace) -> int:
-    from knowtune.models import DEFAULT_MODEL, prepare_shipped_model
-
-    for alias in args.aliases or [DEFAULT_MODEL]:
-        path = prepare_shipped_model(alias, args.cache_dir, force=args.force)
-        print(f"{alias}: {path}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="knowtune", description="Update what a language model knows.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,16 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             seed.add_argument(f"--{flag}", type=kind, metavar=kind.__name__.upper(), help=f"= {key}")
 
-    models = sub.add_parser("models", help="list or prepare the shipped models")
-    msub = models.add_subparsers(dest="models_command", required=True)
-    mlist = msub.add_parser("list", help="shipped model aliases and whether they are prepared")
-    mlist.add_argument("--cache_dir", help="cache directory (default $KNOWTUNE_CACHE or ~/.cache/knowtune)")
-    mlist.set_defaults(func=cmd_models_list)
-    prep = msub.add_parser("prepare", help="convert a shipped GGUF model once into a safetensors directory")
-    prep.add_argument("aliases", nargs="*", help="model aliases (default: the default model)")
-    prep.add_argument("--cache_dir", help="cache directory (default $KNOWTUNE_CACHE or ~/.cache/knowtune)")
-    prep.add_argument("--force", action="store_true", help="convert again even if prepared")
-    prep.set_defaults(func=cmd_models_prepare)
+    add_models_parser(sub)
     add_eval_parser(sub)
     add_generate_parser(sub)
     add_run_parser(sub)
