@@ -9,7 +9,7 @@ process so that no variant trains on memory another one left behind:
   seeds' scripts do (tokenizer padding="max_length");
 - (b) dynamic: the same with DataCollatorForSeq2Seq, each batch padded to its longest sample;
 - (c) knowtune: knowtune's own default path (trainer_args, build_datasets, build_model and the
-  trainer class of knowtune.train.run), only the step count and the data set here.
+  trainer class of knowtune.train.recipe), only the step count and the data set here.
 
 All three train the same tokenized samples (knowtune's, so the loss masks are the same) with the
 same LoRA settings, learning rate, batch size and seed. Each train() call's first step is a
@@ -51,7 +51,7 @@ from knowtune.models import load_tokenizer, resolve_model
 from knowtune.train.config import TrainConfig
 from knowtune.train.generation_eval import GenerationEvalTrainer
 from knowtune.train.methods import build_model, lora_config
-from knowtune.train.run import trainer_args
+from knowtune.train.recipe import trainer_args
 from knowtune.train.speed import settle_batching
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"

@@ -12,7 +12,8 @@ from knowtune.data.tokenize import IGNORE_INDEX, build_datasets
 from knowtune.models import load_model, load_tokenizer
 from knowtune.train.generation_eval import GenerationEvalTrainer
 from knowtune.train.methods import build_model
-from knowtune.train.run import run, trainer_args
+from knowtune.train.recipe import trainer_args
+from knowtune.train.run import run
 from knowtune.train.speed import padding_free_problem, settle_batching
 from tests.conftest import write_jsonl
 from tests.unit.test_train import make_cfg

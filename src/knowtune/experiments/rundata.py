@@ -19,7 +19,7 @@ import yaml
 from knowtune.config import flatten
 from knowtune.train.state import read_state
 
-# training.log lines written by knowtune.train.run.ProgressWithLoss, and the total announced at the start.
+# training.log lines written by knowtune.train.recipe.ProgressWithLoss, and the total announced at the start.
 STEP_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ INFO knowtune: step (\d+): (\{.*\})$")
 TOTAL_LINE = re.compile(r"knowtune: (?:Training (\d+) steps|Resuming from .* \(step \d+ of (\d+);)")
 # Per-eval bookkeeping, not measurements of the model.
