@@ -22,10 +22,10 @@ from knowtune.models import rope
 from knowtune.train import replay, rundir
 from knowtune.train.checkpoints import CommitMarker, StopOnSigterm, exit_preempted
 from knowtune.train.config import TrainConfig
-from knowtune.train.generation_eval import selection_summary
+from knowtune.train.trainer import selection_summary
 from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main, trainer_kwargs
 from knowtune.train.methods import build_model
-from knowtune.train.speed import liger_kernel, settle_batching
+from knowtune.train.batching import liger_kernel, settle_batching
 
 log = logging.getLogger("knowtune")
 
@@ -76,7 +76,7 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
     save_strategy, save_steps = ("steps", t.save_steps) if t.save_steps else ("epoch", 500)
     best_metric, greater = t.metric_for_best_model, t.greater_is_better
     if cfg.selection.retention:
-        from knowtune.train.generation_eval import SELECTION
+        from knowtune.train.trainer import SELECTION
 
         best_metric, greater = SELECTION, True
     if t.early_stopping_patience or cfg.selection.retention:  # the best checkpoint must exist when it is chosen
@@ -154,7 +154,7 @@ def _prepare(cfg: TrainConfig, model_path: str, command: list[str] | None) -> tu
 
 def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
     """One training run (no stages). In every process of a distributed run; only rank 0 writes files."""
-    from knowtune.train.generation_eval import GenerationEvalTrainer, load_generation_evals
+    from knowtune.train.trainer import GenerationEvalTrainer, load_generation_evals
 
     # Setup: everything that can reject the input runs before the run directory is touched.
     check_engine(cfg)
