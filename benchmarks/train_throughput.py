@@ -51,8 +51,7 @@ from knowtune.models import load_tokenizer, resolve_model
 from knowtune.train.config import TrainConfig
 from knowtune.train.trainer import GenerationEvalTrainer
 from knowtune.train.methods import build_model, lora_config
-from knowtune.train.recipe import trainer_args
-from knowtune.train.batching import settle_batching
+from knowtune.train.arguments import settle_batching, trainer_args
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 BF16_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L40S": 362, "L4": 121, "A10": 125}  # dense

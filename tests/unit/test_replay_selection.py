@@ -168,8 +168,7 @@ def test_replay_distillation_is_zero_for_the_base_model_and_lines_up_with_the_re
     from knowtune.models import load_tokenizer
     from knowtune.train.trainer import GenerationEvalTrainer
     from knowtune.train.methods import build_model
-    from knowtune.train.recipe import trainer_args
-    from knowtune.train.batching import settle_batching
+    from knowtune.train.arguments import settle_batching, trainer_args
 
     cfg = make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=0.5", "replay.max_new_tokens=8", "lora.dropout=0",
                    "replay.kl_top_k=8", f"cache_dir={tmp_path / 'cache'}")
@@ -241,7 +240,7 @@ def test_token_loss_matches_cross_entropy_and_kl_in_chunks():
 
 def test_eval_steps_is_a_number_of_steps_or_a_share_of_the_run(tiny_llama, qa_file, tmp_path):
     from knowtune.errors import UserError
-    from knowtune.train.recipe import trainer_args
+    from knowtune.train.arguments import trainer_args
 
     share = make_cfg(tiny_llama, qa_file, tmp_path, "training.eval_steps=0.125")
     assert trainer_args(share, tmp_path, has_eval=True).eval_steps == 0.125

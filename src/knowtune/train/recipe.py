@@ -10,22 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from transformers import EarlyStoppingCallback, ProgressCallback, set_seed
 from transformers.integrations import TensorBoardCallback
 
-from knowtune.errors import UserError, missing_extra
-from knowtune.train.projection import BudgetProjection
-from knowtune.models import load_model, load_tokenizer, load_trained, model_config, resolve_model, save_merged
 from knowtune.fileio import write_atomic, write_json, write_jsonl
+from knowtune.models import load_model, load_tokenizer, load_trained, model_config, resolve_model, save_merged
 from knowtune.models import rope
 from knowtune.train import replay, rundir
+from knowtune.train.arguments import settle_batching, trainer_args
 from knowtune.train.checkpoints import CommitMarker, StopOnSigterm, exit_preempted
 from knowtune.train.config import TrainConfig
-from knowtune.train.trainer import selection_summary
-from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main, trainer_kwargs
+from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main
 from knowtune.train.methods import build_model
-from knowtune.train.batching import liger_kernel, settle_batching
+from knowtune.train.projection import BudgetProjection
+from knowtune.train.trainer import selection_summary
 
 log = logging.getLogger("knowtune")
 
@@ -42,79 +40,6 @@ class ProgressWithLoss(ProgressCallback):
         if any(k.startswith("eval_") for k in logs) and self.training_bar is not None:
             self.training_bar.write(f"step {state.global_step}: " + ", ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items()))
-
-
-def _precision(cfg: TrainConfig) -> dict:
-    choice = cfg.training.precision
-    if choice == "auto":
-        choice = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
-    return {"bf16": choice == "bf16", "fp16": choice == "fp16"}
-
-
-def _report_to(cfg: TrainConfig) -> list[str]:
-    if not cfg.training.wandb_project:
-        return []
-    try:
-        import wandb  # noqa: F401
-    except ImportError:
-        raise missing_extra("wandb", "wandb") from None
-    import os
-
-    os.environ.setdefault("WANDB_PROJECT", cfg.training.wandb_project)
-    return ["wandb"]
-
-
-def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
-    from trl import SFTConfig
-
-    t = cfg.training
-    if t.early_stopping_patience and not has_eval:
-        raise UserError(
-            "training.early_stopping_patience needs eval data: set data.eval or data.validation_split_percentage"
-        )
-    eval_strategy = ("steps" if t.eval_steps else "epoch") if has_eval else "no"
-    save_strategy, save_steps = ("steps", t.save_steps) if t.save_steps else ("epoch", 500)
-    best_metric, greater = t.metric_for_best_model, t.greater_is_better
-    if cfg.selection.retention:
-        from knowtune.train.trainer import SELECTION
-
-        best_metric, greater = SELECTION, True
-    if t.early_stopping_patience or cfg.selection.retention:  # the best checkpoint must exist when it is chosen
-        save_strategy, save_steps = eval_strategy, t.eval_steps or 500
-    return SFTConfig(
-        output_dir=str(run_dir / "checkpoints"),
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler_type,
-        warmup_steps=t.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
-        per_device_train_batch_size=t.per_device_train_batch_size,
-        per_device_eval_batch_size=t.per_device_eval_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        num_train_epochs=t.num_train_epochs,
-        max_steps=t.max_steps,
-        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        max_grad_norm=t.max_grad_norm,
-        weight_decay=t.weight_decay,
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_steps=t.logging_steps,
-        eval_strategy=eval_strategy,
-        eval_steps=t.eval_steps,
-        save_strategy=save_strategy,
-        save_steps=save_steps,
-        save_total_limit=t.save_total_limit,
-        load_best_model_at_end=bool(t.early_stopping_patience) or cfg.selection.retention,
-        metric_for_best_model=best_metric,
-        greater_is_better=greater,
-        report_to=_report_to(cfg),
-        # knowtune.data already tokenized, masked, truncated and counted the samples.
-        max_length=cfg.data.max_seq_length,
-        use_liger_kernel=liger_kernel(),
-        dataset_kwargs={"skip_prepare_dataset": True},
-        disable_tqdm=False,
-        **trainer_kwargs(cfg),
-        **_precision(cfg),
-    )
 
 
 def _total_steps(trainer, args) -> int:
