@@ -26,7 +26,7 @@ from knowtune.errors import UserError, missing_extra
 from knowtune.experiments.compare import write_comparison
 from knowtune.experiments.comparison import lower_is_better, metric_value
 from knowtune.train.early_validation import read_result, request_stop
-from knowtune.experiments.gpus import choose_gpus, local_devices
+from knowtune.train.gpus import choose_gpus, local_devices
 from knowtune.train.state import write_state
 from knowtune.experiments.sweep_config import SweepConfig, Trial, load_sweep, plan_trials, sweep_dir
 from knowtune.fileio import write_atomic, write_json
