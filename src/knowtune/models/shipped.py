@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowtune.errors import UserError
+from knowtune.upstream import drop_gguf_quantizer
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,7 @@ def prepare_shipped_model(alias: str, cache: str | os.PathLike | None = None, fo
     print(f"Converting {gguf.name} into {target} (once; about 30 s)...", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # The weights are dequantized to float32 already; drop the GGUF quantizer marker so that
-    # save_pretrained writes a plain model.
-    model.hf_quantizer = None
-    model.config.__dict__.pop("quantization_config", None)
-    model.__dict__.pop("is_quantized", None)
+    drop_gguf_quantizer(model)  # dequantized to float32 already
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so an interrupted conversion never looks complete.
     tmp = Path(tempfile.mkdtemp(prefix=f".{alias}-", dir=target.parent))

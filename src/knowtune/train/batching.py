@@ -26,6 +26,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from knowtune.upstream import attention_implementation
+
 log = logging.getLogger("knowtune")
 
 VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")  # attend within each packed sample only
@@ -33,15 +35,10 @@ VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")  # attend within e
 PACKED_ATTENTION = ("sdpa", "eager", "flex_attention", *VARLEN_ATTENTION)
 
 
-def _attention(model) -> str | None:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
-    return getattr(base.config, "_attn_implementation", None)
-
-
 def choose_batching(model, batching: str) -> str:
     """The batching this model trains with: `auto` decided, padding_free given up where the model cannot."""
     if batching == "auto":
-        batching = "padding_free" if _attention(model) in VARLEN_ATTENTION else "by_length"
+        batching = "padding_free" if attention_implementation(model) in VARLEN_ATTENTION else "by_length"
     if batching == "padding_free":
         problem = padding_free_problem(model)
         if problem:
@@ -53,7 +50,7 @@ def choose_batching(model, batching: str) -> str:
 def padding_free_problem(model) -> str | None:
     """Why `model` cannot train on padding-free batches, or None when it can."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    attention = _attention(model)
+    attention = attention_implementation(model)
     if attention not in PACKED_ATTENTION:
         return f"attention implementation {attention!r}"
     # transformers' own modeling files import the mask builders that detect packed samples; remote

@@ -24,6 +24,7 @@ from knowtune.train.distributed import check_engine, datasets_once, loading_alon
 from knowtune.train.methods import build_model
 from knowtune.train.projection import BudgetProjection
 from knowtune.train.trainer import selection_summary
+from knowtune.upstream import check as check_upstream
 
 log = logging.getLogger("knowtune")
 
@@ -82,6 +83,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
     from knowtune.train.trainer import GenerationEvalTrainer, load_generation_evals
 
     # Setup: everything that can reject the input runs before the run directory is touched.
+    check_upstream()  # the TRL and transformers internals knowtune.train.trainer uses
     check_engine(cfg)
     model_path = resolve_model(cfg.model, cfg.cache_dir)
     if not (Path(model_path) / "adapter_config.json").is_file():
