@@ -37,8 +37,6 @@ def _report_to(cfg: TrainConfig) -> list[str]:
         import wandb  # noqa: F401
     except ImportError:
         raise missing_extra("wandb", "wandb") from None
-    import os
-
     os.environ.setdefault("WANDB_PROJECT", cfg.training.wandb_project)
     return ["wandb"]
 
