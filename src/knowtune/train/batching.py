@@ -1,4 +1,5 @@
-"""Batches with (almost) no padding: what makes knowtune's training fast (Liger Kernel on a GPU: knowtune.train.arguments).
+"""Batches with (almost) no padding, which make knowtune's training fast (the SFTConfig fields they
+set, and Liger Kernel on a GPU, are in knowtune.train.arguments).
 
 Two ways to spend no compute on padding (`training.batching`):
 

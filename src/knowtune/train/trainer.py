@@ -1,4 +1,7 @@
-"""Task metrics during training: at every evaluation the model answers the `training.eval_datasets`
+"""The trainer: TRL's SFTTrainer with knowtune's loss (knowtune.train.loss), the replay teacher, and
+checkpoint selection on held-out accuracy within a retention tolerance.
+
+Task metrics during training: at every evaluation the model answers the `training.eval_datasets`
 (greedy, left padded) and their exact match / F1 (QA) or precision / recall / F1 (extraction) join
 eval_loss in the same metrics dict, so TensorBoard, training_metrics.json and early stopping
 (`metric_for_best_model: eval_<name>_f1`) all see them.
@@ -10,9 +13,9 @@ import torch
 from trl import SFTTrainer
 
 from knowtune.errors import UserError
+from knowtune.train.config import TrainConfig
 from knowtune.train.loss import REPLAY_INDEX
 from knowtune.upstream import SFTTrainerInternals, trl_fused_head_runs_on
-from knowtune.train.config import TrainConfig
 
 
 HELDOUT, RETENTION = "heldout", "retention"  # generation evals that selection.retention adds
