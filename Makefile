@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test
+.PHONY: install demo test test-fast
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,5 +24,10 @@ demo: install
 	$(BIN)/knowtune models prepare
 	$(BIN)/knowtune run examples/run/demo.yaml --overwrite
 
+# The whole suite (CI): unit tests, integration tests with the shipped model, the import-layer check.
 test: install
 	$(BIN)/python -m pytest -q
+
+# The tests that train nothing, generate nothing with a model and start no process: under a minute.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not integration"

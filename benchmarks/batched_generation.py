@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/batched_generation.py [--batch_size 32] [--max_new_tokens 32]
 
 Answers the shipped general-knowledge questions with the default model greedily, in left-padded,
-length-sorted batches (knowtune.evaluate.generate) and one at a time, and prints the samples per
+length-sorted batches (knowtune.models.generate) and one at a time, and prints the samples per
 second of each and their ratio. The two ways alternate batch by batch (a batch of questions, then
 the same questions one by one), so a job that competes for the cores for a while slows both
 alike instead of only whichever ran at the time.
@@ -18,7 +18,7 @@ import time
 import torch
 
 from knowtune.evaluate.eval_data import load_eval_dataset, suite_path
-from knowtune.evaluate.generate import generate_batches, render_prompt
+from knowtune.models.generate import generate_batches, render_prompt
 from knowtune.evaluate.run import CPU_GENERATION_BATCH
 from knowtune.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
 

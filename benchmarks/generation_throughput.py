@@ -17,14 +17,11 @@ the first sentences of the demo corpus.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
@@ -36,6 +33,9 @@ from knowtune.synth.backends import HFBackend, OpenAIBackend
 from knowtune.synth.calls import Call, CallCache, Caller
 from knowtune.synth.config import BackendSettings, GenerateConfig
 from knowtune.synth.parse import parse_answer, parse_questions
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fake_openai import FakeServer  # noqa: E402 (the tests' OpenAI-compatible server)
 
 CORPUS = Path(__file__).resolve().parents[1] / "examples" / "demo" / "corpus"
 
@@ -68,37 +68,15 @@ def pairs_per_second(backend, cfg: GenerateConfig, facts: list[str]) -> tuple[in
     return sum(answer is not None for answer in answers), seconds
 
 
-class LatencyServer:
+def latency_server(latency: float) -> FakeServer:
     """An OpenAI-compatible server that answers after a fixed delay, many requests at once."""
+    def reply(prompt: str) -> str:
+        if prompt.startswith("Read this fact"):
+            fact = re.search(r'"(.*)"', prompt).group(1)
+            return f"1. What does the fact say about {fact.split()[0]}?\n2. Which detail ends '{fact[:20]}'?"
+        return "A few words from the fact."
 
-    def __init__(self, latency: float):
-        def reply(prompt: str) -> str:
-            if prompt.startswith("Read this fact"):
-                fact = re.search(r'"(.*)"', prompt).group(1)
-                return f"1. What does the fact say about {fact.split()[0]}?\n2. Which detail ends '{fact[:20]}'?"
-            return "A few words from the fact."
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(latency)
-                content = reply(body["messages"][0]["content"])
-                payload = json.dumps({"id": "b", "object": "chat.completion", "created": 0, "model": body["model"],
-                                      "choices": [{"index": 0, "finish_reason": "stop",
-                                                   "message": {"role": "assistant", "content": content}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    return FakeServer(reply, delay=latency)
 
 
 def warm_up(backend) -> None:
@@ -144,7 +122,7 @@ def main() -> int:
         modes = (f"hf batch_size={args.batch_size}", args.batch_size), ("hf batch_size=1", 1)
         compare(rows, "hf", *modes, args.rounds, hf)
 
-    server = LatencyServer(args.latency)
+    server = latency_server(args.latency)
 
     def openai(concurrency):
         cfg = load_config(GenerateConfig, None, ["data_path=unused", "model_type=openai", "model_name_or_path=bench",

@@ -9,7 +9,7 @@ process so that no variant trains on memory another one left behind:
   seeds' scripts do (tokenizer padding="max_length");
 - (b) dynamic: the same with DataCollatorForSeq2Seq, each batch padded to its longest sample;
 - (c) knowtune: knowtune's own default path (trainer_args, build_datasets, build_model and the
-  trainer class of knowtune.train.run), only the step count and the data set here.
+  trainer class of knowtune.train.recipe), only the step count and the data set here.
 
 All three train the same tokenized samples (knowtune's, so the loss masks are the same) with the
 same LoRA settings, learning rate, batch size and seed. Each train() call's first step is a
@@ -49,10 +49,9 @@ from knowtune.data.tokenize import IGNORE_INDEX, build_datasets
 from knowtune.fileio import write_json, write_jsonl
 from knowtune.models import load_tokenizer, resolve_model
 from knowtune.train.config import TrainConfig
-from knowtune.train.generation_eval import GenerationEvalTrainer
+from knowtune.train.trainer import GenerationEvalTrainer
 from knowtune.train.methods import build_model, lora_config
-from knowtune.train.run import trainer_args
-from knowtune.train.speed import settle_batching
+from knowtune.train.arguments import settle_batching, trainer_args
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 BF16_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L40S": 362, "L4": 121, "A10": 125}  # dense

@@ -1,7 +1,7 @@
 """Typed configs: YAML files plus `a.b=value` overrides, validated by pydantic at the boundary.
 
 Every stage defines its own pydantic model next to the code that uses it; this module only loads,
-merges, validates and explains. Errors are `UserError`s that name the key and, for a misspelt key,
+merges, validates and explains, and holds what those models share (`Strict`, path lists). Errors are `UserError`s that name the key and, for a misspelt key,
 the closest valid one.
 """
 
@@ -13,11 +13,59 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from knowtune.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """The base of every knowtune config: an unknown (misspelt) key is an error, and so is a bad assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def one_path_is_a_list(value):
+    """For a `field_validator(..., mode="before")` of a list of paths: one path given alone is a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`base` with `override` laid over it, nested mappings merged key by key (neither is changed)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def flatten(tree: dict[str, Any], prefix: str = "", keep_empty: bool = False) -> dict[str, Any]:
+    """Nested mappings as dotted keys: {"a": {"b": 1}} -> {"a.b": 1}; `keep_empty` keeps {} as a value."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and (value or not keep_empty):
+            flat.update(flatten(value, f"{prefix}{key}.", keep_empty))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def split_config_and_overrides(items: list[str], required: str | None = None) -> tuple[str | None, list[str]]:
+    """(the config file, the key=value overrides); `required` names the file a command cannot do without."""
+    config, overrides = None, []
+    for item in items:
+        if "=" in item:
+            overrides.append(item)
+        elif config is None:
+            config = item
+        else:
+            raise UserError(f"unexpected argument '{item}': give one config file, then key=value overrides")
+    if config is None and required:
+        raise UserError(f"give {required}")
+    return config, overrides
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 
 from knowtune.cli import main
-from knowtune.experiments import projection
-from knowtune.experiments.budget import average_verdict, projection_message
-from knowtune.experiments.projection import BudgetProjection
+from knowtune.experiments.budget import average_verdict
+from knowtune.train import projection
+from knowtune.train.projection import BudgetProjection, projection_message
 
 
 def test_projection_message_and_average_verdict():

@@ -68,3 +68,11 @@ def test_console_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "knowtune", "train", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "training.learning_rate" in out.stdout and "--model_name_or_path" in out.stdout
+
+
+def test_output_dir_of_the_seed_script_is_the_run_directory(tmp_path):
+    from knowtune.cli import build_parser
+    from knowtune.train.cli import seed_overrides
+
+    args = build_parser().parse_args(["train", "--output_dir", str(tmp_path / "runs" / "exp1"), "--seed", "3"])
+    assert seed_overrides(args) == ["training.seed=3", f"base_output_dir={tmp_path / 'runs'}", "experiment_name=exp1"]

@@ -15,7 +15,7 @@ from knowtune.data import (
     tokenize_chat,
 )
 from knowtune.errors import UserError
-from knowtune.models import build_tiny_tokenizer
+from tiny_models import build_tiny_tokenizer
 
 QA = {"question": "What is the capital of France?", "answer": "Paris", "fact_id": 7}
 

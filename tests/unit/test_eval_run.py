@@ -7,7 +7,7 @@ import torch
 
 from knowtune.cli import main
 from knowtune.evaluate.eval_data import load_eval_dataset
-from knowtune.evaluate.generate import in_batches
+from knowtune.models.generate import in_batches
 from knowtune.evaluate.scoring import evaluate_dataset, generation_metrics
 from knowtune.models import load_model, load_tokenizer
 

@@ -3,7 +3,7 @@
 import pytest
 
 from knowtune.errors import UserError
-from knowtune.experiments.gpus import choose_gpus
+from knowtune.train.gpus import choose_gpus
 
 MACHINE = ["NVIDIA A800-SXM4-80GB", "NVIDIA A40", "NVIDIA A800-SXM4-80GB", "NVIDIA GeForce RTX 4090"]
 

@@ -9,7 +9,7 @@ from knowtune.data.chunk import Chunk, chunk_document, sentence_spans
 from knowtune.data.clean import clean_text
 from knowtune.data.ingest import Document, read_documents
 from knowtune.errors import UserError
-from knowtune.models import build_tiny_tokenizer
+from tiny_models import build_tiny_tokenizer
 
 ALL = ["txt", "md", "docx", "pdf", "jsonl"]
 

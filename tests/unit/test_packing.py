@@ -10,10 +10,11 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from knowtune.data.tokenize import IGNORE_INDEX, build_datasets
 from knowtune.models import load_model, load_tokenizer
-from knowtune.train.generation_eval import GenerationEvalTrainer
+from knowtune.train.trainer import GenerationEvalTrainer
 from knowtune.train.methods import build_model
-from knowtune.train.run import run, trainer_args
-from knowtune.train.speed import padding_free_problem, settle_batching
+from knowtune.train.run import run
+from knowtune.train.arguments import settle_batching, trainer_args
+from knowtune.train.batching import padding_free_problem
 from tests.conftest import write_jsonl
 from tests.unit.test_train import make_cfg
 

@@ -5,7 +5,7 @@ import json
 import yaml
 
 from knowtune.cli import main
-from knowtune.experiments.state import read_state
+from knowtune.train.state import read_state
 
 
 def test_pipeline_reports_a_broken_dataset_and_continues(tmp_path, qa_file, tiny_llama):

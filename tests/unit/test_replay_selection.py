@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from knowtune.evaluate.eval_data import suite_path
 from knowtune.evaluate.qa_metrics import normalize_answer
 from knowtune.train import replay
-from knowtune.train.generation_eval import selection_score, selection_summary
+from knowtune.train.trainer import selection_score, selection_summary
 
 from test_train import make_cfg
 
@@ -48,7 +48,7 @@ def test_an_answer_cut_by_the_token_limit_ends_at_its_last_full_sentence():
 
 def test_replay_mixes_the_base_models_own_answers_at_the_ratio(tiny_llama, qa_file, tmp_path, monkeypatch):
     from knowtune.data import build_datasets
-    from knowtune.evaluate.generate import generate_answers
+    from knowtune.models.generate import generate_answers
     from knowtune.models import load_model, load_tokenizer
 
     cfg = make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=0.5", "replay.max_new_tokens=8",
@@ -74,7 +74,7 @@ def test_replay_mixes_the_base_models_own_answers_at_the_ratio(tiny_llama, qa_fi
     def no_generation(*args, **kwargs):
         raise AssertionError("generated again")
 
-    monkeypatch.setattr("knowtune.evaluate.generate.generate_batches", no_generation)
+    monkeypatch.setattr("knowtune.models.generate.generate_batches", no_generation)
     _, again, _ = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
     assert again == records
 
@@ -166,10 +166,9 @@ def test_replay_distillation_is_zero_for_the_base_model_and_lines_up_with_the_re
     KL(base || model), zero before training, while the training samples keep their cross-entropy."""
     from knowtune.data import build_datasets
     from knowtune.models import load_tokenizer
-    from knowtune.train.generation_eval import GenerationEvalTrainer
+    from knowtune.train.trainer import GenerationEvalTrainer
     from knowtune.train.methods import build_model
-    from knowtune.train.run import trainer_args
-    from knowtune.train.speed import settle_batching
+    from knowtune.train.arguments import settle_batching, trainer_args
 
     cfg = make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=0.5", "replay.max_new_tokens=8", "lora.dropout=0",
                    "replay.kl_top_k=8", f"cache_dir={tmp_path / 'cache'}")
@@ -241,7 +240,7 @@ def test_token_loss_matches_cross_entropy_and_kl_in_chunks():
 
 def test_eval_steps_is_a_number_of_steps_or_a_share_of_the_run(tiny_llama, qa_file, tmp_path):
     from knowtune.errors import UserError
-    from knowtune.train.run import trainer_args
+    from knowtune.train.arguments import trainer_args
 
     share = make_cfg(tiny_llama, qa_file, tmp_path, "training.eval_steps=0.125")
     assert trainer_args(share, tmp_path, has_eval=True).eval_steps == 0.125

@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 from knowtune.data import DataConfig, build_datasets
 from knowtune.errors import UserError
 from knowtune.fileio import write_atomic, write_json
-from knowtune.models import CHATML_TEMPLATE, build_tiny_tokenizer, model_config
+from knowtune.models import CHATML_TEMPLATE, model_config
+from tiny_models import build_tiny_tokenizer
 from knowtune.train.checkpoints import MARKER, last_complete, mark_complete, problem
 
 REPO = Path(__file__).resolve().parents[2]

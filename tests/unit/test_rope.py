@@ -8,7 +8,8 @@ from transformers import AutoModelForCausalLM
 
 from knowtune.config import load_config
 from knowtune.errors import UserError
-from knowtune.models import build_tiny_model, load_model, load_trained
+from knowtune.models import load_model, load_trained
+from tiny_models import build_tiny_model
 from knowtune.train.config import TrainConfig
 from knowtune.train.run import run
 

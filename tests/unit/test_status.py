@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timedelta
 
 from knowtune.cli import main
-from knowtune.experiments.state import write_state
+from knowtune.train.state import write_state
 
 
 def log_lines(start: datetime, total: int, steps: list[int], seconds_per_step: float) -> str:

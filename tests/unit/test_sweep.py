@@ -12,8 +12,8 @@ from transformers import TrainerControl, TrainerState
 
 from knowtune.cli import main
 from knowtune.experiments import sweep as sweep_mod
-from knowtune.experiments.early_validation import STOP_FILE, EarlyValidationCallback, read_result
-from knowtune.experiments.state import read_state
+from knowtune.train.early_validation import STOP_FILE, EarlyValidationCallback, read_result
+from knowtune.train.state import read_state
 from knowtune.experiments.sweep import LeaderWatch, run_queue, run_sweep
 from knowtune.experiments.sweep_config import load_sweep, plan_trials
 from knowtune.fileio import write_json

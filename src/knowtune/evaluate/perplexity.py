@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from knowtune.evaluate.generate import in_batches
+from knowtune.models.generate import in_batches
 
 IGNORE = -100
 

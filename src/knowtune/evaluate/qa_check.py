@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from knowtune.errors import UserError
-from knowtune.evaluate.generate import generate_answers
+from knowtune.models.generate import generate_answers
 from knowtune.evaluate.qa_metrics import QAScorer
 
 

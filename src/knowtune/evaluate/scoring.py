@@ -14,7 +14,7 @@ from knowtune.data import load_records
 from knowtune.errors import UserError
 from knowtune.evaluate.eval_data import EvalDataset, EvalItem, gold_answers
 from knowtune.evaluate.extraction_metrics import ExtractionScorer, as_entities, parse_entities
-from knowtune.evaluate.generate import generate_batches
+from knowtune.models.generate import generate_batches
 from knowtune.evaluate.perplexity import perplexity, text_nlls
 from knowtune.evaluate.qa_metrics import QAScorer
 

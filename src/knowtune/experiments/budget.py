@@ -3,7 +3,7 @@
 Seed 002's test: the average of three fine-tunes (three datasets, or three repeats of one config)
 must stay within 8 hours. Each run is a full `knowtune train` run (model loading and saving
 included) in its own run directory; a run that fails is reported and the others go on. During
-every training run, `knowtune.experiments.projection.BudgetProjection` also prints a projection
+every training run, `knowtune.train.projection.BudgetProjection` also prints a projection
 after its first steps.
 """
 
@@ -16,24 +16,9 @@ from pathlib import Path
 
 from knowtune.errors import UserError
 from knowtune.fileio import write_json
+from knowtune.train.projection import duration
 
 DEFAULT_BUDGET_HOURS = 8.0
-
-
-def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-
-def projection_message(total_s: float, steps: int, budget_hours: float | None) -> str:
-    message = f"projected total {duration(total_s)} for {steps} steps"
-    if budget_hours is None:
-        return message
-    budget_s = budget_hours * 3600
-    if total_s <= budget_s:
-        return f"{message}: fits the {budget_hours:g}h budget"
-    return f"{message}: exceeds the {budget_hours:g}h budget by {duration(total_s - budget_s)}"
 
 
 def average_verdict(seconds: list[float], budget_hours: float, failed: int) -> tuple[bool, str]:
@@ -77,7 +62,7 @@ def add_budget_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
     from knowtune.config import load_config
     from knowtune.train.config import TrainConfig
 

@@ -12,7 +12,7 @@ import io
 import matplotlib
 from matplotlib.figure import Figure
 
-from knowtune.experiments.compare import fmt, metric_columns, verdict
+from knowtune.experiments.comparison import fmt, metric_columns, verdict
 from knowtune.experiments.rundata import RunData
 
 STYLE = """

@@ -21,7 +21,8 @@ from pydantic import Field, field_validator, model_validator
 from knowtune.config import validate
 from knowtune.errors import UserError
 from knowtune.fileio import write_atomic, write_jsonl
-from knowtune.train.config import Strict, TrainConfig, _deep_merge
+from knowtune.config import Strict, deep_merge as _deep_merge
+from knowtune.train.config import TrainConfig
 
 # The default knowledge-update recipe, chosen by measurement on the demo corpus (docs/recipe.md).
 # LoRA on the MLPs only kept more general knowledge than on every linear layer at the same held-out

@@ -10,7 +10,7 @@ FLAGS = {"data_path": str, "base_output_dir": str, "experiment_name": str}
 def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
     from knowtune.config import load_config
     from knowtune.experiments.job import RunConfig, run
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from knowtune.config import add_config_command, read_yaml, validate
+from knowtune.config import Strict, add_config_command, one_path_is_a_list, read_yaml, validate
 from knowtune.errors import UserError
-from knowtune.experiments.state import write_state
+from knowtune.train.state import write_state
 from knowtune.experiments.sweep_config import TRIAL_KEYS
 from knowtune.fileio import write_atomic, write_json
-from knowtune.train.config import Strict, TrainConfig
+from knowtune.train.config import TrainConfig
 
 SHOWN_METRICS = ("exact_match", "f1", "contains", "precision", "recall", "perplexity")
 
@@ -43,10 +43,7 @@ class PipelineDataset(Strict):
         "perplexity); results in <run>/eval/.",
     )
 
-    @field_validator("train", "eval", mode="before")
-    @classmethod
-    def _one_path_is_a_list(cls, value):
-        return [value] if isinstance(value, str) else value
+    _one_path_is_a_list = field_validator("train", "eval", mode="before")(one_path_is_a_list)
 
 
 class PipelineConfig(Strict):
@@ -194,7 +191,7 @@ def add_pipeline_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
 
     path, overrides = split_config_and_overrides(
         args.items, required="a pipeline file: knowtune pipeline PIPELINE.yaml [key=value ...]")

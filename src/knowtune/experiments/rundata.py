@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from knowtune.experiments.state import read_state
+from knowtune.config import flatten
+from knowtune.train.state import read_state
 
-# training.log lines written by knowtune.train.run.ProgressWithLoss, and the total announced at the start.
+# training.log lines written by knowtune.train.recipe.ProgressWithLoss, and the total announced at the start.
 STEP_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ INFO knowtune: step (\d+): (\{.*\})$")
 TOTAL_LINE = re.compile(r"knowtune: (?:Training (\d+) steps|Resuming from .* \(step \d+ of (\d+);)")
 # Per-eval bookkeeping, not measurements of the model.
@@ -66,16 +67,6 @@ class RunData:
 
 def is_metric(key: str) -> bool:
     return key.startswith("eval_") and not key.endswith(NOT_METRICS)
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _json(path: Path) -> dict | None:
@@ -157,7 +148,7 @@ def read_run(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
     run = RunData(run_dir, read_state(run_dir))
     try:
-        run.config = flatten(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {})
+        run.config = flatten(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}, keep_empty=True)
     except (OSError, yaml.YAMLError):
         pass
     metrics = _json(run_dir / "training_metrics.json")

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from knowtune.errors import UserError
-from knowtune.experiments.budget import duration
+from knowtune.train.projection import duration
 from knowtune.experiments.rundata import RunData, is_run_dir, read_run
 
 # A "running" run whose training.log has been silent this long is probably dead: say so.

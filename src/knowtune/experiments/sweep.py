@@ -23,10 +23,11 @@ from typing import Callable
 
 from knowtune.config import add_config_command, to_yaml
 from knowtune.errors import UserError, missing_extra
-from knowtune.experiments.compare import lower_is_better, metric_value, write_comparison
-from knowtune.experiments.early_validation import read_result, request_stop
-from knowtune.experiments.gpus import choose_gpus, local_devices
-from knowtune.experiments.state import write_state
+from knowtune.experiments.compare import write_comparison
+from knowtune.experiments.comparison import lower_is_better, metric_value
+from knowtune.train.early_validation import read_result, request_stop
+from knowtune.train.gpus import choose_gpus, local_devices
+from knowtune.train.state import write_state
 from knowtune.experiments.sweep_config import SweepConfig, Trial, load_sweep, plan_trials, sweep_dir
 from knowtune.fileio import write_atomic, write_json
 
@@ -243,7 +244,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
 
     path, overrides = split_config_and_overrides(args.items, required="a sweep file: knowtune sweep SWEEP.yaml [key=value ...]")
     summary = run_sweep(load_sweep(path, overrides), str(path))

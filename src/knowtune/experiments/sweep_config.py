@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from knowtune.config import parse_override, read_yaml, set_path, validate
+from knowtune.config import Strict, flatten, parse_override, read_yaml, set_path, validate
 from knowtune.errors import UserError
-from knowtune.experiments import criteria as crit
-from knowtune.train.config import EarlyValidation, Strict, TrainConfig
+from knowtune.train import criteria as crit
+from knowtune.train.config import EarlyValidation, TrainConfig
 
 # Set by the sweep for each trial: where it lives, and its devices.
 TRIAL_KEYS = ("experiment_name", "base_output_dir", "overwrite", "resume")
@@ -124,16 +124,6 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
 
 def sweep_dir(cfg: SweepConfig) -> Path:
     return Path(cfg.base_output_dir) / cfg.experiment_name
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def variant_overrides(cfg: SweepConfig) -> list[tuple[str | None, dict[str, Any]]]:

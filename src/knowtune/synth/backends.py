@@ -49,7 +49,7 @@ class HFBackend:
         self.identity = {"backend": "hf", "model": model_name, "temperature": temperature}
 
     def generate(self, requests: list[Messages], max_new_tokens: int) -> Iterator[tuple[int, str | Failure]]:
-        from knowtune.evaluate.generate import generate_batches
+        from knowtune.models.generate import generate_batches
 
         batches = generate_batches(
             self.model, self.tokenizer, requests, self.batch_size, max_new_tokens,

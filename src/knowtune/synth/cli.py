@@ -18,7 +18,7 @@ SEED_GENERATE_FLAGS = {
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from knowtune.cli import split_config_and_overrides
+    from knowtune.config import split_config_and_overrides
     from knowtune.config import load_config
     from knowtune.errors import UserError
     from knowtune.synth.config import GenerateConfig

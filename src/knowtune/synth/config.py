@@ -9,17 +9,14 @@ from __future__ import annotations
 import string
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from knowtune.config import Strict
 from knowtune.data.ingest import FILE_TYPES
 from knowtune.models import DEFAULT_MODEL
 from knowtune.synth import prompts
 
 FileType = Literal["txt", "md", "docx", "pdf", "jsonl"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def placeholder_names(template: str) -> set[str]:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from knowtune.config import Strict, deep_merge
 from knowtune.data.config import DataConfig
 from knowtune.models import DEFAULT_MODEL
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class LoraSettings(Strict):
@@ -96,7 +93,7 @@ class EarlyValidation(Strict):
     @classmethod
     def _parsable(cls, v: list[str]) -> list[str]:
         from knowtune.errors import UserError
-        from knowtune.experiments.criteria import parse_all
+        from knowtune.train.criteria import parse_all
 
         try:
             parse_all(v)
@@ -292,7 +289,7 @@ class TrainConfig(Strict):
         fixed = sorted(RUN_LEVEL_KEYS & set(override))
         if fixed:
             raise ValueError(f"stage {index}: {', '.join(fixed)} cannot be set per stage (they apply to the whole run)")
-        merged = _deep_merge(self.model_dump(exclude={"stages", "start_stage"}), override)
+        merged = deep_merge(self.model_dump(exclude={"stages", "start_stage"}), override)
         try:
             return validate(TrainConfig, merged, source=f"stage {index}")
         except UserError as e:
@@ -305,12 +302,3 @@ RUN_LEVEL_KEYS = {
     "distributed", "deepspeed_config", "gpu_ids", "gpu_type", "ddp_timeout", "stages", "start_stage",
 }
 
-
-def _deep_merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

@@ -1,8 +1,8 @@
-"""Inside each training process: the engine's trainer arguments, and work done once for all processes.
+"""Inside each training process: the engine's checks, and work done once for all processes.
 
 torchrun (or `accelerate launch`) starts the processes and transformers' Trainer, through accelerate,
-runs DDP, FSDP or DeepSpeed. What knowtune adds here: the trainer arguments each engine needs, a
-check that this machine has what the engine needs, rank 0 as the only process that writes the run
+runs DDP, FSDP or DeepSpeed. What knowtune adds here (the trainer arguments each engine needs are in
+knowtune.train.arguments): a check that this machine has what the engine needs, rank 0 as the only process that writes the run
 directory, and a dataset tokenized once per node (by its main process, cached on disk) that the
 other processes read instead of tokenizing it again while the first waits on them.
 """
@@ -73,30 +73,6 @@ def check_engine(cfg: TrainConfig) -> None:
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
     if per_node > torch.cuda.device_count():
         raise UserError(f"{per_node} processes per node but only {torch.cuda.device_count()} GPUs are visible")
-
-
-def trainer_kwargs(cfg: TrainConfig) -> dict:
-    """TrainingArguments for the engine; `activation_checkpointing` is set here because FSDP does its own."""
-    kwargs = {
-        "ddp_timeout": cfg.ddp_timeout,
-        # Every trainable parameter of every method takes part in each forward; frozen ones are not DDP's.
-        "ddp_find_unused_parameters": False,
-        "activation_checkpointing": cfg.training.gradient_checkpointing,
-    }
-    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", 1)) > 1:
-        kwargs.update(use_cpu=True, ddp_backend="gloo")  # else accelerate sees no GPU and runs undistributed
-    if cfg.distributed == "fsdp":
-        # FULL_STATE_DICT: save_model gathers the shards, so final_model/ is a whole model.
-        kwargs["fsdp"] = True
-        kwargs["fsdp_config"] = {
-            "state_dict_type": "FULL_STATE_DICT",
-            "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",  # wraps the model's own decoder-layer class
-            "activation_checkpointing": cfg.training.gradient_checkpointing,
-        }
-        kwargs["activation_checkpointing"] = False
-    elif cfg.distributed == "deepspeed":
-        kwargs["deepspeed"] = deepspeed_settings(cfg)
-    return kwargs
 
 
 def on_main(args, work: Callable[[], T]) -> T:

@@ -19,6 +19,7 @@ import torch
 from knowtune.errors import UserError
 from knowtune.train.config import TrainConfig
 from knowtune.train.distributed import check_engine
+from knowtune.train.gpus import choose_gpus, local_devices
 
 # Read by `knowtune train` in the launched processes, so train_command.txt shows what the user typed.
 COMMAND_ENV = "KNOWTUNE_LAUNCH_COMMAND"
@@ -49,23 +50,7 @@ def select_gpus(cfg: TrainConfig) -> list[str] | None:
     key = "gpu_ids" if cfg.gpu_ids is not None else "gpu_type"
     if not torch.cuda.is_available():
         raise UserError(f"{key} chooses CUDA GPUs and this machine has none; leave {key} out to train on the CPU")
-    count = torch.cuda.device_count()
-    # Indices are as torch sees them; an existing CUDA_VISIBLE_DEVICES maps them to the real ones.
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(count)))).split(",")[:count]
-    names = {i: torch.cuda.get_device_name(i) for i in range(count)}
-    if cfg.gpu_ids is not None:
-        for i in cfg.gpu_ids:
-            if not 0 <= i < count:
-                raise UserError(f"gpu_ids: GPU {i} does not exist (this machine has {count}: 0-{count - 1})")
-        chosen = list(dict.fromkeys(cfg.gpu_ids))
-    elif cfg.gpu_type.lower() == "auto":
-        chosen = list(range(count))
-    else:
-        chosen = [i for i, name in names.items() if cfg.gpu_type.lower() in name.lower()]
-        if not chosen:
-            listed = ", ".join(f"{i}: {name}" for i, name in names.items())
-            raise UserError(f"gpu_type={cfg.gpu_type!r} matches none of this machine's GPUs ({listed})")
-    return [visible[i] for i in chosen]
+    return choose_gpus(local_devices(), cfg.gpu_ids, cfg.gpu_type)
 
 
 def processes_per_node(cfg: TrainConfig, flags: LaunchFlags, gpus: list[str] | None) -> int:

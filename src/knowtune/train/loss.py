@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from transformers.utils import ModelOutput
 
 from knowtune.data.tokenize import IGNORE_INDEX
+from knowtune.upstream import TRL_FORWARD_KWARGS
 
 TEACHER_KEYS = ("teacher_ids", "teacher_logp", "teacher_on")
 REPLAY_INDEX = "replay_index"  # dataset column: the replay sample's index into the teacher table, -1 for others
@@ -51,7 +52,7 @@ def add_hidden_output(model) -> None:
         if not knowtune_hidden:
             return original(*args, **kwargs)
         labels = kwargs.pop("labels")
-        for key in ("num_items_in_batch", "shift_labels", "fused_lm_head"):
+        for key in TRL_FORWARD_KWARGS:
             kwargs.pop(key, None)
         kwargs["use_cache"] = False
         hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]

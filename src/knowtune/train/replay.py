@@ -92,7 +92,7 @@ def _model_identity(model_path: str) -> str:
 
 def base_answers(cfg: TrainConfig, model, tokenizer, model_path: str, prompts: list[str]) -> dict[str, str]:
     """The base model's greedy answer to each prompt; cached, so only missing ones are generated."""
-    from knowtune.evaluate.generate import generate_batches
+    from knowtune.models.generate import generate_batches
 
     cache = CallCache(cache_dir(cfg.cache_dir) / "replay" / "answers.sqlite")
     identity = {"model": _model_identity(model_path), "system_prompt": cfg.data.system_prompt, "kind": "replay"}

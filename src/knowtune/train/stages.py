@@ -19,7 +19,7 @@ import torch
 from knowtune.errors import UserError
 from knowtune.models import load_trained
 from knowtune.train.config import TrainConfig
-from knowtune.train.run import TrainResult, run_one
+from knowtune.train.recipe import TrainResult, run_one
 
 
 def stage_dir(cfg: TrainConfig, index: int) -> Path:

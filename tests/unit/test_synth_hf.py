@@ -13,7 +13,7 @@ import yaml
 
 from knowtune.cli import main
 from knowtune.config import load_config
-from knowtune.evaluate.generate import generate_answers
+from knowtune.models.generate import generate_answers
 from knowtune.synth.backends import HFBackend
 from knowtune.synth.config import GenerateConfig
 from knowtune.synth.run import run

@@ -14,12 +14,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeServer
 
 from knowtune.config import load_config
 from knowtune.errors import UserError
@@ -53,101 +52,12 @@ def fake_model(prompt: str) -> str:
     return "Sorry, I cannot help with that."
 
 
-class FakeServer:
-    """POST /v1/chat/completions; `faults` maps the n-th request (from 1) to a fault to inject."""
-
-    def __init__(self, faults=None, fail_if=None, delay=0.0, timeout_sleep=1.5):
-        self.faults = dict(faults or {})
-        self.fail_if = fail_if  # requests whose prompt contains this always get a 503
-        self.delay, self.timeout_sleep = delay, timeout_sleep
-        self.log = []  # (n, fault, messages, authorization)
-        self.in_flight = self.most_in_flight = 0
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    n = len(server.log) + 1
-                    prompt = body["messages"][0]["content"]
-                    fault = "always_503" if server.fail_if and server.fail_if in prompt else server.faults.get(n)
-                    server.log.append((n, fault, body["messages"], self.headers.get("Authorization")))
-                    server.in_flight += 1
-                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
-                time.sleep(server.delay)
-                try:
-                    self.answer(body, fault)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up on a slow reply
-                    pass
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
-
-            def answer(self, body, fault):
-                if fault == "503":
-                    return self.send(503, b'{"error": {"message": "overloaded"}}')
-                if fault == "429":  # rate limited; the client waits as long as the server asks
-                    return self.send(429, b'{"error": {"message": "rate limit"}}', {"retry-after-ms": "20"})
-                if fault == "drop":  # the connection closes before any reply
-                    self.close_connection = True
-                    return None
-                if fault == "cut":  # the connection closes halfway through the reply
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "400")
-                    self.end_headers()
-                    self.wfile.write(b'{"id": "chatcmpl-test", "choices": [')
-                    self.close_connection = True
-                    return None
-                if fault == "always_503":  # as some servers do, with the key it was sent in the message
-                    message = f"overloaded, retry later (key {self.headers.get('Authorization')})"
-                    return self.send(503, json.dumps({"error": {"message": message}}).encode())
-                if fault == "timeout":
-                    time.sleep(server.timeout_sleep)
-                if fault == "bad_json":
-                    return self.send(200, b'{"choices": [{"message": ')
-                if fault == "no_choices":
-                    return self.send(200, b'{"id": "x", "choices": []}')
-                # A retry after an unparseable reply is a longer conversation; the task is its first message.
-                content = "I am not sure what you mean." if fault == "unparseable" else fake_model(body["messages"][0]["content"])
-                reply = {
-                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                }
-                self.send(200, json.dumps(reply).encode())
-
-            def send(self, status, payload, headers=None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def prompts(self) -> set[str]:
-        return {json.dumps(messages, sort_keys=True) for _, _, messages, _ in self.log}
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def serve():
     servers = []
 
     def start(**kwargs):
-        servers.append(FakeServer(**kwargs))
+        servers.append(FakeServer(fake_model, **kwargs))
         return servers[-1]
 
     yield start

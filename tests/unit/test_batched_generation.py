@@ -6,9 +6,10 @@ import pytest
 
 from knowtune.errors import UserError
 from knowtune.evaluate import qa_check
-from knowtune.evaluate.generate import generate_answers
+from knowtune.models.generate import generate_answers
 from knowtune.evaluate.qa_check import evaluate_qa, load_qa_file
-from knowtune.models import build_tiny_model, load_model, load_tokenizer
+from knowtune.models import load_model, load_tokenizer
+from tiny_models import build_tiny_model
 
 PROMPTS = [
     "hello",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from knowtune.experiments import criteria as crit
-from knowtune.experiments.state import write_state
+from knowtune.train import criteria as crit
+from knowtune.train.state import write_state
 from knowtune.fileio import write_json
 
 RESULT_FILE = "early_validation.json"

@@ -1,4 +1,4 @@
-"""Which GPUs a sweep may use (seed 000: by id, by type such as A800 or A40, or `auto` = all).
+"""Which GPUs a run or a sweep's trial may use (seed 000: by id, by type such as A800 or A40, or `auto` = all).
 
 The choice is a pure function of the device names, so it is tested with simulated machines;
 `local_devices()` reads the real ones from torch.
@@ -33,7 +33,8 @@ def choose_gpus(names: list[str], gpu_ids: list[int] | None = None, gpu_type: st
     if gpu_ids is not None:
         missing = [i for i in gpu_ids if not 0 <= i < len(names)]
         if missing:
-            raise UserError(f"gpu_ids: GPU {missing[0]} does not exist (this machine's GPUs: {listed})")
+            count = f"{len(names)}: 0-{len(names) - 1}" if names else "none"
+            raise UserError(f"gpu_ids: GPU {missing[0]} does not exist (this machine has {count})")
         chosen = list(dict.fromkeys(gpu_ids))
     elif gpu_type is None or gpu_type.lower() == "auto":
         chosen = list(range(len(names)))

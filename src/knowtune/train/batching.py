@@ -1,4 +1,5 @@
-"""What makes knowtune's training fast: batches with (almost) no padding, and Liger Kernel on a GPU.
+"""Batches with (almost) no padding, which make knowtune's training fast (the SFTConfig fields they
+set, and Liger Kernel on a GPU, are in knowtune.train.arguments).
 
 Two ways to spend no compute on padding (`training.batching`):
 
@@ -23,11 +24,10 @@ Neither builds the whole (tokens x vocabulary) logits.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import sys
 
-import torch
+from knowtune.upstream import attention_implementation
 
 log = logging.getLogger("knowtune")
 
@@ -36,15 +36,22 @@ VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3")  # attend within e
 PACKED_ATTENTION = ("sdpa", "eager", "flex_attention", *VARLEN_ATTENTION)
 
 
-def _attention(model) -> str | None:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
-    return getattr(base.config, "_attn_implementation", None)
+def choose_batching(model, batching: str) -> str:
+    """The batching this model trains with: `auto` decided, padding_free given up where the model cannot."""
+    if batching == "auto":
+        batching = "padding_free" if attention_implementation(model) in VARLEN_ATTENTION else "by_length"
+    if batching == "padding_free":
+        problem = padding_free_problem(model)
+        if problem:
+            log.warning("batching=padding_free is off (%s): batches are grouped by length instead", problem)
+            batching = "by_length"
+    return batching
 
 
 def padding_free_problem(model) -> str | None:
     """Why `model` cannot train on padding-free batches, or None when it can."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    attention = _attention(model)
+    attention = attention_implementation(model)
     if attention not in PACKED_ATTENTION:
         return f"attention implementation {attention!r}"
     # transformers' own modeling files import the mask builders that detect packed samples; remote
@@ -52,26 +59,3 @@ def padding_free_problem(model) -> str | None:
     if not hasattr(sys.modules[type(base).__module__], "create_causal_mask"):
         return f"{type(base).__name__} builds its attention masks without transformers' masking utilities"
     return None
-
-
-def settle_batching(args, model, batching: str) -> str:
-    """Set the trainer arguments (an SFTConfig) for `batching` on this model; return the batching used."""
-    if batching == "auto":
-        batching = "padding_free" if _attention(model) in VARLEN_ATTENTION else "by_length"
-    if batching == "padding_free":
-        problem = padding_free_problem(model)
-        if problem:
-            log.warning("batching=padding_free is off (%s): batches are grouped by length instead", problem)
-            batching = "by_length"
-    args.padding_free = batching == "padding_free"
-    if args.padding_free:
-        args.max_length = None  # TRL checks that nothing is left to truncate: knowtune.data cut the samples already
-    if batching == "by_length":
-        args.train_sampling_strategy = "group_by_length"
-    log.info("batching: %s", batching)
-    return batching
-
-
-def liger_kernel() -> bool:
-    """Use Liger Kernel's fused layers (RMSNorm, SwiGLU, RoPE) when training on a GPU and it is installed."""
-    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None

@@ -12,9 +12,23 @@ import time
 
 from transformers import TrainerCallback
 
-from knowtune.experiments.budget import projection_message
-
 log = logging.getLogger("knowtune")
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def projection_message(total_s: float, steps: int, budget_hours: float | None) -> str:
+    message = f"projected total {duration(total_s)} for {steps} steps"
+    if budget_hours is None:
+        return message
+    budget_s = budget_hours * 3600
+    if total_s <= budget_s:
+        return f"{message}: fits the {budget_hours:g}h budget"
+    return f"{message}: exceeds the {budget_hours:g}h budget by {duration(total_s - budget_s)}"
 
 
 class BudgetProjection(TrainerCallback):

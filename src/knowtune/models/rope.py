@@ -38,7 +38,7 @@ def set_theta(config, theta: float) -> None:
 
 def resolve_layers(config, spec: list[int | str]) -> list[int]:
     """`no_rope_layers` as sorted layer indices of this model; the architecture must be one we hook."""
-    from knowtune.models import layer_indices
+    from knowtune.models.layers import layer_indices
 
     if spec and config.model_type not in SUPPORTED:
         raise UserError(

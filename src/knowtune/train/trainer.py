@@ -1,4 +1,7 @@
-"""Task metrics during training: at every evaluation the model answers the `training.eval_datasets`
+"""The trainer: TRL's SFTTrainer with knowtune's loss (knowtune.train.loss), the replay teacher, and
+checkpoint selection on held-out accuracy within a retention tolerance.
+
+Task metrics during training: at every evaluation the model answers the `training.eval_datasets`
 (greedy, left padded) and their exact match / F1 (QA) or precision / recall / F1 (extraction) join
 eval_loss in the same metrics dict, so TensorBoard, training_metrics.json and early stopping
 (`metric_for_best_model: eval_<name>_f1`) all see them.
@@ -11,6 +14,8 @@ from trl import SFTTrainer
 
 from knowtune.errors import UserError
 from knowtune.train.config import TrainConfig
+from knowtune.train.loss import REPLAY_INDEX
+from knowtune.upstream import SFTTrainerInternals, trl_fused_head_runs_on
 
 
 HELDOUT, RETENTION = "heldout", "retention"  # generation evals that selection.retention adds
@@ -51,8 +56,11 @@ def load_generation_evals(cfg: TrainConfig) -> list:
     return datasets
 
 
-class GenerationEvalTrainer(SFTTrainer):
-    """SFTTrainer whose evaluation also scores generated answers."""
+class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
+    """SFTTrainer with knowtune's loss (knowtune.train.loss), replay teacher and checkpoint selection,
+    whose evaluation also scores generated answers."""
+
+    extra_columns = (REPLAY_INDEX,)  # a dataset column the collator looks the replay teacher up by
 
     def __init__(self, *args, generation_evals: list = (), eval_max_new_tokens: int = 64,
                  selection_tolerance: float | None = None, replay_teacher: list | None = None, **kwargs):
@@ -72,21 +80,12 @@ class GenerationEvalTrainer(SFTTrainer):
         self.selection_tolerance = selection_tolerance  # None: no checkpoint selection on retention
         self.baseline: dict | None = None  # the base model's evaluation, before training (train() resets the log)
 
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        from knowtune.train.loss import REPLAY_INDEX
-
-        if REPLAY_INDEX not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, REPLAY_INDEX]
-
     def _own_loss(self, inputs) -> bool:
         """knowtune's loss (knowtune.train.loss) while training, unless TRL's Triton head is faster here
         (a GPU, no replay distillation) or the model adds an auxiliary loss (MoE routers)."""
-        from trl.kernels.chunked_logprob import _use_triton
-
         if not self.model.training or self.aux_loss_enabled:
             return False
-        return "teacher_on" in inputs or not _use_triton(inputs["input_ids"].device)
+        return "teacher_on" in inputs or not trl_fused_head_runs_on(inputs["input_ids"].device)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         from knowtune.train.loss import TEACHER_KEYS, token_loss
@@ -103,17 +102,16 @@ class GenerationEvalTrainer(SFTTrainer):
         count = positions if num_items_in_batch is None else num_items_in_batch
         loss = loss_sum / torch.as_tensor(count, device=loss_sum.device).clamp(min=1)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * (self.accelerator.num_processes // self._tp_size)
+            loss = loss * (self.accelerator.num_processes // self.tensor_parallel_size)
         # The metrics TRL logs on its own path (entropy is not computed here).
         valid = self.accelerator.gather_for_metrics(torch.as_tensor(positions, device=loss.device)).sum()
         right = self.accelerator.gather_for_metrics(torch.as_tensor(correct, device=loss.device)).sum()
-        self._metrics["train"]["mean_token_accuracy"].append((right / valid).item() if valid > 0 else 0.0)
         if "attention_mask" in inputs:
             tokens = inputs["attention_mask"].sum()
         else:
             tokens = torch.as_tensor(inputs["position_ids"].size(1), device=loss.device)
-        self._total_train_tokens += self.accelerator.gather_for_metrics(tokens).sum().item() // self._tp_size
-        self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+        self.log_token_metrics((right / valid).item() if valid > 0 else 0.0,
+                               self.accelerator.gather_for_metrics(tokens).sum().item() // self.tensor_parallel_size)
         return loss
 
     def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):

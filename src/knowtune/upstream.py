@@ -1,0 +1,139 @@
+"""Every place knowtune reaches under the public API of TRL and transformers, and the probe for them.
+
+knowtune's own loss, replay and task metrics live inside TRL's SFTTrainer (knowtune.train.trainer),
+and the shipped GGUF model is saved as a plain model (knowtune.models.shipped); both need names that
+the libraries keep private and may rename in any release. They are used here and nowhere else, the
+libraries are pinned in pyproject.toml to the minor versions tested (TESTED), and `check()` probes
+every name once when a training run sets up: a missing one stops the run before anything loads,
+with one line naming the versions, instead of a traceback at step 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import inspect
+
+from knowtune.errors import UserError
+
+TESTED = {"trl": "1.16", "transformers": "5.24"}  # keep in step with pyproject.toml's pins
+
+# Keyword arguments TRL's SFTTrainer.compute_loss adds to the model call (knowtune.train.loss takes
+# them out of a forward that returns hidden states instead of logits).
+TRL_FORWARD_KWARGS = ("num_items_in_batch", "shift_labels", "fused_lm_head")
+
+
+def _probes() -> dict[str, callable]:
+    """What each private name is, and a check that it is still there."""
+
+    def triton_switch():
+        from trl.kernels import chunked_logprob
+
+        chunked_logprob._use_triton  # noqa: B018 (an AttributeError when it is gone)
+
+    def sft_trainer_state():
+        from trl import SFTTrainer
+
+        source = inspect.getsource(SFTTrainer.__init__)
+        for name in ("self._metrics", "self._total_train_tokens", "self._tp_size"):
+            if name not in source:
+                raise AttributeError(name)
+
+    def signature_columns():
+        from transformers import Trainer
+
+        if "self._signature_columns" not in inspect.getsource(Trainer._set_signature_columns_if_needed):
+            raise AttributeError("_signature_columns")
+
+    def attention_implementation():
+        from transformers import PretrainedConfig
+
+        if not hasattr(PretrainedConfig(), "_attn_implementation"):
+            raise AttributeError("_attn_implementation")
+
+    def gguf_quantizer():
+        from transformers import PreTrainedModel
+
+        if "model.hf_quantizer = " not in inspect.getsource(PreTrainedModel.from_pretrained):
+            raise AttributeError("hf_quantizer")
+
+    return {
+        "trl.kernels.chunked_logprob._use_triton (does TRL's fused LM head run here)": triton_switch,
+        "SFTTrainer._metrics, _total_train_tokens, _tp_size (the metrics TRL logs)": sft_trainer_state,
+        "Trainer._set_signature_columns_if_needed / _signature_columns (dataset columns kept)": signature_columns,
+        "PretrainedConfig._attn_implementation (the attention a loaded model runs)": attention_implementation,
+        "PreTrainedModel.hf_quantizer (a dequantized GGUF saved as a plain model)": gguf_quantizer,
+    }
+
+
+def problems() -> list[str]:
+    """The private names this installation lacks (empty when all are there)."""
+    missing = []
+    for what, probe in _probes().items():
+        try:
+            probe()
+        except (ImportError, AttributeError, TypeError, OSError):
+            missing.append(what)
+    return missing
+
+
+def installed() -> str:
+    return ", ".join(f"{name} {importlib.metadata.version(name)}" for name in TESTED)
+
+
+@functools.cache
+def check() -> None:
+    """Fail in one line when the installed TRL or transformers lacks a private name knowtune uses."""
+    missing = problems()
+    if missing:
+        pins = " ".join(f"'{name}=={version}.*'" for name, version in TESTED.items())
+        raise UserError(
+            f"knowtune is tested with {', '.join(f'{n} {v}' for n, v in TESTED.items())}; this machine has "
+            f"{installed()}, which lacks {'; '.join(missing)}. Install the tested versions: pip install {pins}"
+        )
+
+
+# --- the uses ----------------------------------------------------------------------------------
+
+
+def trl_fused_head_runs_on(device) -> bool:
+    """Whether TRL's fused (Triton) LM head, which builds no whole logits either, runs on `device`."""
+    from trl.kernels.chunked_logprob import _use_triton
+
+    return _use_triton(device)
+
+
+def attention_implementation(model) -> str | None:
+    """The attention implementation a loaded model runs (sdpa, eager, flash_attention_2, ...)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
+    return getattr(base.config, "_attn_implementation", None)
+
+
+def drop_gguf_quantizer(model) -> None:
+    """A model read from a GGUF file is dequantized already, but still marked quantized: unmark it, so
+    that save_pretrained writes a plain model."""
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    model.__dict__.pop("is_quantized", None)
+
+
+class SFTTrainerInternals:
+    """Mixed in before TRL's SFTTrainer: the trainer state knowtune's own loss path reads and writes."""
+
+    extra_columns: tuple[str, ...] = ()  # dataset columns the model does not take but the collator needs
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        missing = [c for c in self.extra_columns if c not in self._signature_columns]
+        if missing:
+            self._signature_columns = [*self._signature_columns, *missing]
+
+    @property
+    def tensor_parallel_size(self) -> int:
+        return self._tp_size
+
+    def log_token_metrics(self, accuracy: float, tokens: int) -> None:
+        """What TRL logs on its own loss path: mean token accuracy, and the tokens trained so far."""
+        self._metrics["train"]["mean_token_accuracy"].append(accuracy)
+        self._total_train_tokens += tokens
+        self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
