@@ -8,7 +8,6 @@ give it a place in LAYERS (and a paragraph in docs/architecture.md) first.
 from __future__ import annotations
 
 import ast
-import warnings
 from pathlib import Path
 
 import pytest
@@ -26,12 +25,6 @@ LAYERS = [
     ("experiments", ("knowtune.experiments",)),
     ("the command line (cli)", ("knowtune.cli", "knowtune.__main__")),
 ]
-
-# KNOWN EXCEPTION, to be removed by the owner of synth/ (issue 15): synth/output.py imports Fact and
-# Pair from synth/run.py, which imports write_outputs back. test_known_cycles_still_exist fails once
-# it is fixed, so that this entry goes with it.
-KNOWN_CYCLES = [{"knowtune.synth.output", "knowtune.synth.run"}]
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
@@ -129,17 +122,7 @@ def test_imports_only_go_down():
 
 def test_no_import_cycle():
     found = cycles(graph())
-    new = [c for c in found if c not in KNOWN_CYCLES]
-    for c in found:
-        if c in KNOWN_CYCLES:
-            warnings.warn(f"known import cycle, still to fix: {' <-> '.join(sorted(c))}")
-    assert not new, "import cycles:\n" + "\n".join(" <-> ".join(sorted(c)) for c in new)
-
-
-def test_known_cycles_still_exist():
-    found = cycles(graph())
-    gone = [c for c in KNOWN_CYCLES if c not in found]
-    assert not gone, f"no longer a cycle, remove it from KNOWN_CYCLES: {gone}"
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(sorted(c)) for c in found)
 
 
 @pytest.mark.parametrize("source, expected", [
