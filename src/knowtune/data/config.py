@@ -62,6 +62,25 @@ class DataConfig(BaseModel):
         description="Jinja chat template, or the name `chatml`, used only when the tokenizer has no template.",
     )
 
+    num_proc: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Processes that tokenize (None = one per 5,000 records, up to the CPU cores). Tokenized samples are "
+            "cached under $KNOWTUNE_DATA_CACHE (default: the knowtune cache's datasets/ folder) and reused "
+            "while the data files, tokenizer, chat template and these data settings stay the same."
+        ),
+    )
+    streaming: bool = Field(
+        default=False,
+        description=(
+            "Read a text corpus as training goes instead of tokenizing it first, packing its tokens into "
+            "max_seq_length blocks (documents separated by EOS): memory stays flat whatever its size. Text data "
+            "only; needs training.max_steps; no shuffle, dataset_size or validation split. A resumed run "
+            "re-reads the stream from the start and skips the batches already trained."
+        ),
+    )
+
     @field_validator("train", "eval", mode="before")
     @classmethod
     def _one_path_is_a_list(cls, value):

@@ -38,6 +38,76 @@ def load_records(
     return records
 
 
+def write_record_table(
+    paths: list[str], out: Path, text_column: str = "text", splits: tuple[str, ...] = ("train",),
+    cache_dir: str | None = None,
+) -> int:
+    """Write every record of `paths` to the Arrow file `out` as (json, where) rows; return how many.
+
+    JSON Lines are copied line by line, unparsed, so a file of millions of records never sits in
+    memory as Python objects: the records are parsed later, in parallel, where they are tokenized.
+    """
+    import pyarrow
+
+    schema = pyarrow.schema([("json", pyarrow.large_string()), ("where", pyarrow.string())])
+    count = 0
+    with pyarrow.ipc.new_stream(str(out), schema) as writer:  # the stream format datasets memory-maps
+        for name in paths:
+            found = 0
+            for batch in _record_batches(name, text_column, splits, cache_dir):
+                writer.write_batch(pyarrow.record_batch([batch[0], batch[1]], schema=schema))
+                found += len(batch[0])
+            if not found:
+                raise UserError(f"{name}: no records (empty file)")
+            count += found
+    return count
+
+
+def _record_batches(name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None, size: int = 50_000):
+    """(json texts, locations) in batches of `size`: JSON Lines read lazily, other sources through the readers above."""
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        lines = _jsonl_lines(path)
+    else:
+        records = _read_source(name, text_column, splits, cache_dir)
+        lines = ((json.dumps(r.data, ensure_ascii=False, default=str), r.where) for r in records)
+    batch: tuple[list, list] = ([], [])
+    for text, where in lines:
+        batch[0].append(text)
+        batch[1].append(where)
+        if len(batch[0]) == size:
+            yield batch
+            batch = ([], [])
+    if batch[0]:
+        yield batch
+
+
+def _jsonl_lines(path: Path):
+    """(line, location) of each non-blank line, decoded as UTF-8 one line at a time."""
+    offset = 0
+    with path.open("rb") as file:
+        # Binary lines end at b"\n" only: JSON strings may legally hold U+2028, which text mode would not split on,
+        # but a lone \r would be.
+        for number, raw in enumerate(file, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(
+                    f"{path}:{number}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {offset + e.start})"
+                ) from e
+            offset += len(raw)
+            if line.strip():
+                yield line.rstrip("\n"), f"{path}:{number}"
+
+
+def parse_record(text: str, where: str) -> Record:
+    """A record of the table write_record_table wrote, parsed back."""
+    try:
+        return Record(json.loads(text), where)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from e
+
+
 def _read_source(name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
     path = Path(name).expanduser()
     if path.is_dir():
