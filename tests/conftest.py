@@ -11,6 +11,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def data_cache(tmp_path, monkeypatch) -> Path:
+    """Each test tokenizes into its own cache, never into the user's."""
+    monkeypatch.setenv("KNOWTUNE_DATA_CACHE", str(tmp_path / "data-cache"))
+    return tmp_path / "data-cache"
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     from knowtune.models import build_tiny_model

@@ -9,6 +9,7 @@ is no part of the fingerprint.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -162,13 +163,14 @@ def _tokenize_into(folder: Path, cfg: DataConfig, tokenizer, cache_dir: str | No
         for part, records in raw.items():
             processes = _processes(cfg, len(records))
             print(f"Tokenizing {len(records)} {part} records in {processes} processes into {folder}", flush=True)
-            samples = records.map(
-                tokenize_records, batched=True, with_indices=True, input_columns=["json", "where"],
-                remove_columns=records.column_names, features=_sample_features(),
-                fn_kwargs={"shape": shape, "cfg": cfg, "tokenizer": tokenizer},
-                num_proc=processes if processes > 1 else None, cache_file_name=str(work / f"{part}.arrow"),
-                new_fingerprint=f"{folder.name}-{part}", desc=f"Tokenizing {part} records",
-            )
+            with _progress_bar(len(records) >= RECORDS_PER_PROCESS):  # a few records need no bar
+                samples = records.map(
+                    tokenize_records, batched=True, with_indices=True, input_columns=["json", "where"],
+                    remove_columns=records.column_names, features=_sample_features(),
+                    fn_kwargs={"shape": shape, "cfg": cfg, "tokenizer": tokenizer},
+                    num_proc=processes if processes > 1 else None, cache_file_name=str(work / f"{part}.arrow"),
+                    new_fingerprint=f"{folder.name}-{part}", desc=f"Tokenizing {part} records",
+                )
             files[part] = [Path(f["filename"]).name for f in samples.cache_files]
             del samples
         raw.clear()
@@ -182,6 +184,20 @@ def _tokenize_into(folder: Path, cfg: DataConfig, tokenizer, cache_dir: str | No
             pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _progress_bar(shown: bool):
+    import datasets
+
+    hide = not shown and datasets.is_progress_bar_enabled()
+    if hide:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if hide:
+            datasets.enable_progress_bars()
 
 
 def _sample_features():

@@ -91,14 +91,14 @@ def tokenize_chats(
         return ids, [list(row) for row in ids]
     if not tokenizer.is_fast:
         raise UserError("data.train_on=assistant needs a fast tokenizer (for character offsets); use train_on=all")
-    encoded = tokenizer(fulls, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    # The Rust tokenizer itself: transformers' conversion of its output to Python dicts costs more than tokenizing.
+    encodings = tokenizer.backend_tokenizer.encode_batch(fulls, add_special_tokens=False)
+    ids = [encoding.ids for encoding in encodings]
     labels = [
-        _mask(ids, offsets, _assistant_spans(tokenizer, messages, full, where))
-        for ids, offsets, messages, full, where in zip(
-            encoded["input_ids"], encoded["offset_mapping"], conversations, fulls, wheres
-        )
+        _mask(row, encoding.offsets, _assistant_spans(tokenizer, messages, full, where))
+        for row, encoding, messages, full, where in zip(ids, encodings, conversations, fulls, wheres)
     ]
-    return encoded["input_ids"], labels
+    return ids, labels
 
 
 def tokenize_chat(
