@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def prepare_tables(cfg: DataConfig, tokenizer, cache_dir: str | None = None) -> 
     evaluation = _open(folder, manifest["files"]["eval"]) if cfg.eval else None
     return Tables(manifest["shape"], _open(folder, manifest["files"]["train"]), evaluation,
                   manifest["records"]["train"], manifest["records"]["eval"])
+
+
+def wait_for_tables(cfg: DataConfig, tokenizer, cache_dir: str | None = None, poll_seconds: float = 1.0) -> None:
+    """Return once another process (a distributed run's main process) has cached `cfg`'s samples."""
+    manifest = data_cache(cache_dir) / fingerprint(cfg, tokenizer) / "manifest.json"
+    while not manifest.is_file():
+        time.sleep(poll_seconds)
 
 
 def pick_samples(table, records: list[int]) -> tuple[object, dict]:
