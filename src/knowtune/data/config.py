@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Format = Literal["auto", "chat", "alpaca", "qa", "text", "extraction"]
 
@@ -85,3 +85,13 @@ class DataConfig(BaseModel):
     @classmethod
     def _one_path_is_a_list(cls, value):
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _streamable(self):
+        if self.streaming and self.format not in ("auto", "text"):
+            raise ValueError(f"data.streaming packs text for continued pretraining; format={self.format} records "
+                             "are tokenized whole (set streaming=false)")
+        if self.streaming and (self.dataset_size is not None or self.validation_split_percentage):
+            raise ValueError("data.streaming reads the corpus once, in order: use training.max_steps instead of "
+                             "dataset_size, and data.eval instead of validation_split_percentage")
+        return self

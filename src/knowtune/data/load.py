@@ -67,7 +67,7 @@ def _record_batches(name: str, text_column: str, splits: tuple[str, ...], cache_
     """(json texts, locations) in batches of `size`: JSON Lines read lazily, other sources through the readers above."""
     path = Path(name).expanduser()
     if path.is_file() and path.suffix.lower() == ".jsonl":
-        lines = _jsonl_lines(path)
+        lines = jsonl_lines(path)
     else:
         records = _read_source(name, text_column, splits, cache_dir)
         lines = ((json.dumps(r.data, ensure_ascii=False, default=str), r.where) for r in records)
@@ -82,7 +82,7 @@ def _record_batches(name: str, text_column: str, splits: tuple[str, ...], cache_
         yield batch
 
 
-def _jsonl_lines(path: Path):
+def jsonl_lines(path: Path):
     """(line, location) of each non-blank line, decoded as UTF-8 one line at a time."""
     offset = 0
     with path.open("rb") as file:
