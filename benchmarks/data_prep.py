@@ -15,7 +15,9 @@ Variants, each in a fresh process (imports and the shipped tokenizer's load are 
   baseline of issue 19); for text, tokenizing each document.
 - with --compare-src: knowtune's build_datasets from another checkout (an older version, say), first
   run only, for the QA workloads up to --compare-up-to records.
-records/s counts records (documents for the corpus) per second of the timed call. Peak memory is
+records/s counts records (documents for the corpus) per second of the timed call; CPU s is the
+CPU time of the call's process and its workers, which a loaded machine inflates less than the
+wall time (records per CPU s times the cores is what an idle machine would reach at best). Peak memory is
 the largest sum of the proportional set sizes (PSS: shared pages split among their sharers) of the
 process and its workers, sampled every 0.2 s, so forked workers are not counted twice.
 """
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,6 +71,7 @@ def child(variant: str, data: str, shape: str, tokenizer_dir: str) -> dict:
     from knowtune.models import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_dir)
+    cpu_before = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     start = time.perf_counter()
     if variant in ("knowtune", "knowtune-streaming"):
         from knowtune.data import DataConfig, build_datasets
@@ -90,7 +94,9 @@ def child(variant: str, data: str, shape: str, tokenizer_dir: str) -> dict:
                 return tokenizer(batch["text"])
         train = rows.map(encode, batched=True, num_proc=len(os.sched_getaffinity(0)), remove_columns=rows.column_names)
         blocks, records = len(train), len(rows)
-    return {"seconds": time.perf_counter() - start, "records": records, "samples": blocks}
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in used) - cpu_before
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu, "records": records, "samples": blocks}
 
 
 def measure(variant: str, data: Path, shape: str, records: int, env: dict) -> dict:
@@ -168,7 +174,8 @@ def main() -> None:
             data.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\n| workload | variant | run | seconds | records/s | peak MiB |\n|---|---|---|---|---|---|")
+    print("\n| workload | variant | run | seconds | records/s | CPU s | records per CPU s | peak MiB |\n"
+          "|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(_row(row))
     if args.json:
@@ -177,9 +184,10 @@ def main() -> None:
 
 def _row(row: dict) -> str:
     if "failed" in row:
-        return f"| {row['workload']} | {row['variant']} | {row['run']} | failed: {row['failed']} | | |"
+        return f"| {row['workload']} | {row['variant']} | {row['run']} | failed: {row['failed']} | | | | |"
     return (f"| {row['workload']} | {row['variant']} | {row['run']} | {row['seconds']:.1f} | "
-            f"{row['records_per_s']:,.0f} | {row['peak_mib']:,.0f} |")
+            f"{row['records_per_s']:,.0f} | {row['cpu_seconds']:.1f} | {row['records'] / row['cpu_seconds']:,.0f} | "
+            f"{row['peak_mib']:,.0f} |")
 
 
 if __name__ == "__main__":
