@@ -71,7 +71,7 @@ def child(variant: str, data: str, shape: str, tokenizer_dir: str) -> dict:
     from knowtune.models import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_dir)
-    cpu_before = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    cpu_before = _cpu_seconds()
     start = time.perf_counter()
     if variant in ("knowtune", "knowtune-streaming"):
         from knowtune.data import DataConfig, build_datasets
@@ -94,9 +94,14 @@ def child(variant: str, data: str, shape: str, tokenizer_dir: str) -> dict:
                 return tokenizer(batch["text"])
         train = rows.map(encode, batched=True, num_proc=len(os.sched_getaffinity(0)), remove_columns=rows.column_names)
         blocks, records = len(train), len(rows)
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_before
+    return {"seconds": seconds, "cpu_seconds": cpu, "records": records, "samples": blocks}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its ended workers (the pool's, once joined)."""
     used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    cpu = sum(u.ru_utime + u.ru_stime for u in used) - cpu_before
-    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu, "records": records, "samples": blocks}
+    return sum(u.ru_utime + u.ru_stime for u in used)
 
 
 def measure(variant: str, data: Path, shape: str, records: int, env: dict) -> dict:
@@ -130,7 +135,8 @@ def measure(variant: str, data: Path, shape: str, records: int, env: dict) -> di
         return {"variant": variant, "failed": f"exit {process.returncode}"}
     result = json.loads(out.strip().splitlines()[-1])
     result["records"] = result["records"] or records  # a stream does not count its records; the generator did
-    return {"variant": variant, **result, "records_per_s": result["records"] / result["seconds"], "peak_mib": peak / 2**20}
+    return {"variant": variant, **result, "records_per_s": result["records"] / result["seconds"],
+            "peak_mib": peak / 2**20}
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ def answers(tokenizer, dataset) -> set[str]:
             for row in dataset}
 
 
-def test_a_second_build_reads_the_cache_and_an_edited_record_is_tokenized_again(tmp_path, tokenizer, capsys, data_cache):
+def test_a_second_build_reads_the_cache_and_an_edited_record_is_tokenized_again(
+        tmp_path, tokenizer, capsys, data_cache):
     path = write_jsonl(tmp_path / "facts.jsonl", FACTS)
     first, _, stats = build_datasets(DataConfig(train=str(path)), tokenizer)
     assert capsys.readouterr().out.count("Tokenizing 12 train records") == 1
@@ -63,7 +64,8 @@ def test_several_processes_make_the_same_samples_and_name_a_bad_line(tmp_path, t
 
 def test_streaming_packs_the_tokens_of_the_unstreamed_text_blocks(tmp_path, tokenizer):
     path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(f"Line {n} of a corpus about lighthouses and keepers." for n in range(200)), encoding="utf-8")
+    lines = [f"Line {n} of a corpus about lighthouses and keepers." for n in range(200)]
+    path.write_text("\n".join(lines), encoding="utf-8")
     streamed, _, stats = build_datasets(DataConfig(train=str(path), streaming=True, max_seq_length=100), tokenizer)
     blocks = [row["input_ids"] for row in streamed]
     whole, _, _ = build_datasets(DataConfig(train=str(path), max_seq_length=100), tokenizer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from knowtune.errors import UserError
 
@@ -31,7 +31,7 @@ def load_records(
     """Read every source in `paths`, in order; `splits` picks the split of a multi-split dataset."""
     records: list[Record] = []
     for name in paths:
-        found = _read_source(name, text_column, splits, cache_dir)
+        found = list(_read_source(name, text_column, splits, cache_dir))
         if not found:
             raise UserError(f"{name}: no records (empty file)")
         records.extend(found)
@@ -108,7 +108,10 @@ def parse_record(text: str, where: str) -> Record:
         raise UserError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from e
 
 
-def _read_source(name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
+def _read_source(
+    name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None
+) -> Iterable[Record]:
+    """The records of one source; Parquet and `datasets` rows are read as they are iterated."""
     path = Path(name).expanduser()
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
@@ -166,15 +169,18 @@ def _read_json(path: Path) -> list[Record]:
     return [Record(item, f"{path} record {number}") for number, item in enumerate(items, start=1)]
 
 
-def _read_parquet(path: Path) -> list[Record]:
+def _read_parquet(path: Path) -> Iterator[Record]:
     import pyarrow
     import pyarrow.parquet
 
+    number = 0
     try:
-        rows = pyarrow.parquet.read_table(path).to_pylist()
+        for batch in pyarrow.parquet.ParquetFile(path).iter_batches():
+            for row in batch.to_pylist():
+                number += 1
+                yield Record(row, f"{path} row {number}")
     except (pyarrow.ArrowException, OSError) as e:
         raise UserError(f"{path}: cannot read as Parquet: {_first_line(e)}") from e
-    return [Record(row, f"{path} row {number}") for number, row in enumerate(rows, start=1)]
 
 
 def _read_text_folder(path: Path, text_column: str) -> list[Record]:
@@ -184,7 +190,7 @@ def _read_text_folder(path: Path, text_column: str) -> list[Record]:
     return [Record({text_column: _read_text(file)}, str(file)) for file in files]
 
 
-def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> list[Record]:
+def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> Iterator[Record]:
     import datasets
 
     try:
@@ -194,7 +200,7 @@ def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> list[Record]:
     return _rows(loaded, str(path), splits)
 
 
-def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
+def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> Iterator[Record]:
     import datasets
 
     try:
@@ -206,7 +212,7 @@ def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> list
     return _rows(loaded, name, splits)
 
 
-def _rows(loaded, name: str, splits: tuple[str, ...]) -> list[Record]:
+def _rows(loaded, name: str, splits: tuple[str, ...]) -> Iterator[Record]:
     import datasets
 
     prefix = name
@@ -215,7 +221,7 @@ def _rows(loaded, name: str, splits: tuple[str, ...]) -> list[Record]:
         if split is None:
             raise UserError(f"{name}: has splits {', '.join(loaded)}; expected one of {', '.join(splits)}")
         loaded, prefix = loaded[split], f"{name} [{split}]"
-    return [Record(row, f"{prefix} row {number}") for number, row in enumerate(loaded, start=1)]
+    return (Record(row, f"{prefix} row {number}") for number, row in enumerate(loaded, start=1))
 
 
 def _first_line(error: BaseException) -> str:

@@ -161,10 +161,13 @@ def _tokenize_into(folder: Path, cfg: DataConfig, tokenizer, cache_dir: str | No
         counts, raw = {"train": 0, "eval": 0}, {}
         for part, (paths, splits) in parts.items():
             if paths:
-                counts[part] = write_record_table(paths, work / f"{part}-records.arrow", cfg.text_column, splits, cache_dir)
-                raw[part] = datasets.Dataset.from_file(str(work / f"{part}-records.arrow"))
+                table = work / f"{part}-records.arrow"
+                counts[part] = write_record_table(paths, table, cfg.text_column, splits, cache_dir)
+                raw[part] = datasets.Dataset.from_file(str(table))
         first = raw["train"][0]
-        shape = detect_shape(parse_record(first["json"], first["where"]), cfg.text_column) if cfg.format == "auto" else cfg.format
+        shape = cfg.format
+        if shape == "auto":
+            shape = detect_shape(parse_record(first["json"], first["where"]), cfg.text_column)
         if shape != "text":
             ensure_chat_template(tokenizer, cfg)
         files = {}

@@ -71,9 +71,11 @@ def _mask(ids: list[int], offsets: list[tuple[int, int]], spans: list[tuple[int,
     # produces answer text, so the model must learn it.
     if len(spans) == 1:  # one answer, the common case, without a loop over spans per token
         (first, last), = spans
-        return [t if end > start and start < last and end > first else IGNORE_INDEX for t, (start, end) in zip(ids, offsets)]
+        return [t if end > start and start < last and end > first else IGNORE_INDEX
+                for t, (start, end) in zip(ids, offsets)]
     return [
-        t if end > start and any(start < turn_end and end > turn_start for turn_start, turn_end in spans) else IGNORE_INDEX
+        t if end > start and any(start < turn_end and end > turn_start for turn_start, turn_end in spans)
+        else IGNORE_INDEX
         for t, (start, end) in zip(ids, offsets)
     ]
 
@@ -132,7 +134,8 @@ def tokenize_records(texts: list[str], wheres: list[str], indices: list[int], sh
     records = [parse_record(text, where) for text, where in zip(texts, wheres)]
     for record in records:
         validate_record(record, shape, cfg.text_column, cfg.train_on)
-    rows: dict[str, list] = {name: [] for name in ("input_ids", "labels", "record", "truncated", "dropped", "trainable")}
+    columns = ("input_ids", "labels", "record", "truncated", "dropped", "trainable")
+    rows: dict[str, list] = {name: [] for name in columns}
 
     def add(ids, labels, index, truncated=False, dropped=False):
         rows["input_ids"].append(ids)
