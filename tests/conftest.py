@@ -18,6 +18,13 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def data_cache(tmp_path, monkeypatch) -> Path:
+    """Each test tokenizes into its own cache, never into the user's."""
+    monkeypatch.setenv("KNOWTUNE_DATA_CACHE", str(tmp_path / "data-cache"))
+    return tmp_path / "data-cache"
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     from tiny_models import build_tiny_model

@@ -23,7 +23,8 @@ COMMON = ["method=full", "training.max_steps=4", "training.learning_rate=3e-3", 
 
 def train_cli(*args, cwd, env=None):
     """`knowtune train ...` in a fresh process, as a user runs it."""
-    env = dict(os.environ, KNOWTUNE_CACHE=str(cwd / "cache"), **(env or {}))
+    env = dict(os.environ, KNOWTUNE_CACHE=str(cwd / "cache"), KNOWTUNE_DATA_CACHE=str(cwd / "cache" / "datasets"),
+               **(env or {}))
     return subprocess.run([sys.executable, "-m", "knowtune", "train", *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
@@ -54,6 +55,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tiny_llama, qa_file, tmp_p
     assert (ddp / "training.log").read_text().count("Training 4 steps") == 1
     assert "WORLD_SIZE: 2" in (ddp / "environment_info.txt").read_text()
     assert len(list((tmp_path / "cache" / "datasets").iterdir())) == 1  # tokenized once, read by both
+    assert done.stdout.count("Tokenizing 16 train records") == 1, done.stdout  # by one process, the other waited
 
 
 def test_multi_node_arguments_reach_torchrun(tiny_llama, qa_file, monkeypatch, tmp_path):

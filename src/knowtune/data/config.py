@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Format = Literal["auto", "chat", "alpaca", "qa", "text", "extraction"]
 
@@ -62,7 +62,36 @@ class DataConfig(BaseModel):
         description="Jinja chat template, or the name `chatml`, used only when the tokenizer has no template.",
     )
 
+    num_proc: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Processes that tokenize (None = one per 5,000 records, up to the CPU cores). Tokenized samples are "
+            "cached under $KNOWTUNE_DATA_CACHE (default: the knowtune cache's datasets/ folder) and reused "
+            "while the data files, tokenizer, chat template and these data settings stay the same."
+        ),
+    )
+    streaming: bool = Field(
+        default=False,
+        description=(
+            "Read a text corpus as training goes instead of tokenizing it first, packing its tokens into "
+            "max_seq_length blocks (documents separated by EOS): memory stays flat whatever its size. Text data "
+            "only; needs training.max_steps; no shuffle, dataset_size or validation split. A resumed run "
+            "re-reads the stream from the start and skips the batches already trained."
+        ),
+    )
+
     @field_validator("train", "eval", mode="before")
     @classmethod
     def _one_path_is_a_list(cls, value):
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _streamable(self):
+        if self.streaming and self.format not in ("auto", "text"):
+            raise ValueError(f"data.streaming packs text for continued pretraining; format={self.format} records "
+                             "are tokenized whole (set streaming=false)")
+        if self.streaming and (self.dataset_size is not None or self.validation_split_percentage):
+            raise ValueError("data.streaming reads the corpus once, in order: use training.max_steps instead of "
+                             "dataset_size, and data.eval instead of validation_split_percentage")
+        return self

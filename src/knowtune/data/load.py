@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from knowtune.errors import UserError
 
@@ -31,14 +31,87 @@ def load_records(
     """Read every source in `paths`, in order; `splits` picks the split of a multi-split dataset."""
     records: list[Record] = []
     for name in paths:
-        found = _read_source(name, text_column, splits, cache_dir)
+        found = list(_read_source(name, text_column, splits, cache_dir))
         if not found:
             raise UserError(f"{name}: no records (empty file)")
         records.extend(found)
     return records
 
 
-def _read_source(name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
+def write_record_table(
+    paths: list[str], out: Path, text_column: str = "text", splits: tuple[str, ...] = ("train",),
+    cache_dir: str | None = None,
+) -> int:
+    """Write every record of `paths` to the Arrow file `out` as (json, where) rows; return how many.
+
+    JSON Lines are copied line by line, unparsed, so a file of millions of records never sits in
+    memory as Python objects: the records are parsed later, in parallel, where they are tokenized.
+    """
+    import pyarrow
+
+    schema = pyarrow.schema([("json", pyarrow.large_string()), ("where", pyarrow.string())])
+    count = 0
+    with pyarrow.ipc.new_stream(str(out), schema) as writer:  # the stream format datasets memory-maps
+        for name in paths:
+            found = 0
+            for batch in _record_batches(name, text_column, splits, cache_dir):
+                writer.write_batch(pyarrow.record_batch([batch[0], batch[1]], schema=schema))
+                found += len(batch[0])
+            if not found:
+                raise UserError(f"{name}: no records (empty file)")
+            count += found
+    return count
+
+
+def _record_batches(name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None, size: int = 50_000):
+    """(json texts, locations) in batches of `size`: JSON Lines read lazily, other sources through the readers above."""
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        lines = jsonl_lines(path)
+    else:
+        records = _read_source(name, text_column, splits, cache_dir)
+        lines = ((json.dumps(r.data, ensure_ascii=False, default=str), r.where) for r in records)
+    batch: tuple[list, list] = ([], [])
+    for text, where in lines:
+        batch[0].append(text)
+        batch[1].append(where)
+        if len(batch[0]) == size:
+            yield batch
+            batch = ([], [])
+    if batch[0]:
+        yield batch
+
+
+def jsonl_lines(path: Path):
+    """(line, location) of each non-blank line, decoded as UTF-8 one line at a time."""
+    offset = 0
+    with path.open("rb") as file:
+        # Binary lines end at b"\n" only: JSON strings may legally hold U+2028, which text mode would not split on,
+        # but a lone \r would be.
+        for number, raw in enumerate(file, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise UserError(
+                    f"{path}:{number}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {offset + e.start})"
+                ) from e
+            offset += len(raw)
+            if line.strip():
+                yield line.rstrip("\n"), f"{path}:{number}"
+
+
+def parse_record(text: str, where: str) -> Record:
+    """A record of the table write_record_table wrote, parsed back."""
+    try:
+        return Record(json.loads(text), where)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from e
+
+
+def _read_source(
+    name: str, text_column: str, splits: tuple[str, ...], cache_dir: str | None
+) -> Iterable[Record]:
+    """The records of one source; Parquet and `datasets` rows are read as they are iterated."""
     path = Path(name).expanduser()
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
@@ -96,15 +169,18 @@ def _read_json(path: Path) -> list[Record]:
     return [Record(item, f"{path} record {number}") for number, item in enumerate(items, start=1)]
 
 
-def _read_parquet(path: Path) -> list[Record]:
+def _read_parquet(path: Path) -> Iterator[Record]:
     import pyarrow
     import pyarrow.parquet
 
+    number = 0
     try:
-        rows = pyarrow.parquet.read_table(path).to_pylist()
+        for batch in pyarrow.parquet.ParquetFile(path).iter_batches():
+            for row in batch.to_pylist():
+                number += 1
+                yield Record(row, f"{path} row {number}")
     except (pyarrow.ArrowException, OSError) as e:
         raise UserError(f"{path}: cannot read as Parquet: {_first_line(e)}") from e
-    return [Record(row, f"{path} row {number}") for number, row in enumerate(rows, start=1)]
 
 
 def _read_text_folder(path: Path, text_column: str) -> list[Record]:
@@ -114,7 +190,7 @@ def _read_text_folder(path: Path, text_column: str) -> list[Record]:
     return [Record({text_column: _read_text(file)}, str(file)) for file in files]
 
 
-def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> list[Record]:
+def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> Iterator[Record]:
     import datasets
 
     try:
@@ -124,7 +200,7 @@ def _read_saved_dataset(path: Path, splits: tuple[str, ...]) -> list[Record]:
     return _rows(loaded, str(path), splits)
 
 
-def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> list[Record]:
+def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> Iterator[Record]:
     import datasets
 
     try:
@@ -136,7 +212,7 @@ def _read_hub(name: str, splits: tuple[str, ...], cache_dir: str | None) -> list
     return _rows(loaded, name, splits)
 
 
-def _rows(loaded, name: str, splits: tuple[str, ...]) -> list[Record]:
+def _rows(loaded, name: str, splits: tuple[str, ...]) -> Iterator[Record]:
     import datasets
 
     prefix = name
@@ -145,7 +221,7 @@ def _rows(loaded, name: str, splits: tuple[str, ...]) -> list[Record]:
         if split is None:
             raise UserError(f"{name}: has splits {', '.join(loaded)}; expected one of {', '.join(splits)}")
         loaded, prefix = loaded[split], f"{name} [{split}]"
-    return [Record(row, f"{prefix} row {number}") for number, row in enumerate(loaded, start=1)]
+    return (Record(row, f"{prefix} row {number}") for number, row in enumerate(loaded, start=1))
 
 
 def _first_line(error: BaseException) -> str:

@@ -15,8 +15,8 @@ import random
 import jinja2
 
 from knowtune.data.config import DataConfig
-from knowtune.data.load import Record, load_records
-from knowtune.data.shapes import detect_shape, to_messages, validate_record
+from knowtune.data.load import parse_record
+from knowtune.data.shapes import to_messages, validate_record
 from knowtune.errors import UserError
 from knowtune.models import CHATML_TEMPLATE
 
@@ -54,7 +54,8 @@ def _assistant_spans(tokenizer, messages: list[dict], full: str, where: str) -> 
         if index == 0:
             raise UserError(f"{where}: field 'messages' starts with an assistant turn; put a user turn before it")
         prompt = _render(tokenizer, messages[:index], where, add_generation_prompt=True)
-        turn = _render(tokenizer, messages[: index + 1], where)
+        # The last turn's rendering is the whole conversation's, already made: one render fewer per record.
+        turn = full if index == len(messages) - 1 else _render(tokenizer, messages[: index + 1], where)
         if not (turn.startswith(prompt) and full.startswith(turn)):
             raise UserError(
                 f"{where}: the chat template renders the conversation up to turn {index} differently from the "
@@ -65,113 +66,154 @@ def _assistant_spans(tokenizer, messages: list[dict], full: str, where: str) -> 
     return spans
 
 
+def _mask(ids: list[int], offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[int]:
+    # Overlap, not containment: a token merged across the turn's first character still
+    # produces answer text, so the model must learn it.
+    if len(spans) == 1:  # one answer, the common case, without a loop over spans per token
+        (first, last), = spans
+        return [t if end > start and start < last and end > first else IGNORE_INDEX
+                for t, (start, end) in zip(ids, offsets)]
+    return [
+        t if end > start and any(start < turn_end and end > turn_start for turn_start, turn_end in spans)
+        else IGNORE_INDEX
+        for t, (start, end) in zip(ids, offsets)
+    ]
+
+
+def tokenize_chats(
+    conversations: list[list[dict]], tokenizer, train_on: str = "assistant", wheres: list[str] | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
+    """`input_ids` and `labels` of each conversation (one tokenizer call for all); labels are
+    IGNORE_INDEX where no loss is taken."""
+    wheres = wheres or ["conversation"] * len(conversations)
+    fulls = [_render(tokenizer, messages, where) for messages, where in zip(conversations, wheres)]
+    # The template writes any BOS itself; letting the tokenizer add one too would double it.
+    if train_on == "all":
+        ids = tokenizer(fulls, add_special_tokens=False, verbose=False)["input_ids"]
+        return ids, [list(row) for row in ids]
+    if not tokenizer.is_fast:
+        raise UserError("data.train_on=assistant needs a fast tokenizer (for character offsets); use train_on=all")
+    # The Rust tokenizer itself: transformers' conversion of its output to Python dicts costs more than tokenizing.
+    encodings = tokenizer.backend_tokenizer.encode_batch(fulls, add_special_tokens=False)
+    ids = [encoding.ids for encoding in encodings]
+    labels = [
+        _mask(row, encoding.offsets, _assistant_spans(tokenizer, messages, full, where))
+        for row, encoding, messages, full, where in zip(ids, encodings, conversations, fulls, wheres)
+    ]
+    return ids, labels
+
+
 def tokenize_chat(
     messages: list[dict], tokenizer, train_on: str = "assistant", where: str = "conversation"
 ) -> tuple[list[int], list[int]]:
     """`input_ids` and `labels` of one conversation; labels are IGNORE_INDEX where no loss is taken."""
-    full = _render(tokenizer, messages, where)
-    # The template writes any BOS itself; letting the tokenizer add one too would double it.
-    if train_on == "all":
-        ids = tokenizer(full, add_special_tokens=False, verbose=False)["input_ids"]
-        return ids, list(ids)
-    if not tokenizer.is_fast:
-        raise UserError("data.train_on=assistant needs a fast tokenizer (for character offsets); use train_on=all")
-    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    spans = _assistant_spans(tokenizer, messages, full, where)
-    labels = []
-    for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
-        # Overlap, not containment: a token merged across the turn's first character still
-        # produces answer text, so the model must learn it.
-        inside = end > start and any(start < turn_end and end > turn_start for turn_start, turn_end in spans)
-        labels.append(token if inside else IGNORE_INDEX)
-    return encoded["input_ids"], labels
+    ids, labels = tokenize_chats([messages], tokenizer, train_on, [where])
+    return ids[0], labels[0]
 
 
 def tokenize_text(text: str, tokenizer, max_seq_length: int) -> list[list[int]]:
     """Consecutive blocks of at most `max_seq_length` tokens covering the text and a final EOS."""
-    # Default special tokens: a model trained with a BOS at the start of each document gets one.
-    ids = tokenizer(text, verbose=False)["input_ids"]
+    return _text_blocks(tokenizer(text, verbose=False)["input_ids"], tokenizer, max_seq_length)
+
+
+def _text_blocks(ids: list[int], tokenizer, max_seq_length: int) -> list[list[int]]:
+    # Default special tokens (the caller's tokenizer call): a model trained with a BOS at the start of
+    # each document gets one.
     if tokenizer.eos_token_id is not None and (not ids or ids[-1] != tokenizer.eos_token_id):
         ids.append(tokenizer.eos_token_id)  # marks the document's end, so the model learns where texts stop
     return [ids[start : start + max_seq_length] for start in range(0, len(ids), max_seq_length)]
 
 
-def _samples(records: list[Record], shape: str, cfg: DataConfig, tokenizer) -> tuple[dict[str, list], int, int]:
-    """The input_ids/labels columns, how many samples were truncated, how many were dropped."""
-    columns: dict[str, list] = {"input_ids": [], "labels": []}
-    truncated = dropped = 0
+def tokenize_records(texts: list[str], wheres: list[str], indices: list[int], shape: str, cfg: DataConfig, tokenizer):
+    """A batch of write_record_table rows as sample rows: the datasets.map function, run in every worker.
+
+    A chat record gives one row, kept even when dropped (`dropped`, empty) so it is counted; a text
+    record one row per block. `record` is the row's record number, `trainable` its count of labels
+    that take a loss.
+    """
+    records = [parse_record(text, where) for text, where in zip(texts, wheres)]
     for record in records:
-        if shape == "text":
-            for block in tokenize_text(record.data[cfg.text_column], tokenizer, cfg.max_seq_length):
-                columns["input_ids"].append(block)
-                columns["labels"].append(list(block))
-            continue
-        limit = cfg.max_seq_length * MAX_CHARS_PER_TOKEN
-        messages = [{**m, "content": m["content"][:limit]} for m in to_messages(record.data, shape, cfg)]
-        ids, labels = tokenize_chat(messages, tokenizer, cfg.train_on, record.where)
-        if len(ids) > cfg.max_seq_length:
-            truncated += 1
-            ids, labels = ids[: cfg.max_seq_length], labels[: cfg.max_seq_length]
+        validate_record(record, shape, cfg.text_column, cfg.train_on)
+    columns = ("input_ids", "labels", "record", "truncated", "dropped", "trainable")
+    rows: dict[str, list] = {name: [] for name in columns}
+
+    def add(ids, labels, index, truncated=False, dropped=False):
+        rows["input_ids"].append(ids)
+        rows["labels"].append(labels)
+        rows["record"].append(index)
+        rows["truncated"].append(truncated)
+        rows["dropped"].append(dropped)
+        rows["trainable"].append(sum(label != IGNORE_INDEX for label in labels))
+
+    if shape == "text":
+        encoded = tokenizer([r.data[cfg.text_column] for r in records], verbose=False)["input_ids"]
+        for index, ids in zip(indices, encoded):
+            for block in _text_blocks(ids, tokenizer, cfg.max_seq_length):
+                add(block, list(block), index)
+        return rows
+    limit = cfg.max_seq_length * MAX_CHARS_PER_TOKEN
+    conversations = [[{**m, "content": m["content"][:limit]} for m in to_messages(r.data, shape, cfg)] for r in records]
+    all_ids, all_labels = tokenize_chats(conversations, tokenizer, cfg.train_on, [r.where for r in records])
+    for index, ids, labels in zip(indices, all_ids, all_labels):
+        truncated = len(ids) > cfg.max_seq_length
+        ids, labels = ids[: cfg.max_seq_length], labels[: cfg.max_seq_length]
         if all(label == IGNORE_INDEX for label in labels):
-            dropped += 1  # the answer lay wholly past max_seq_length: nothing left to learn from
-            continue
-        columns["input_ids"].append(ids)
-        columns["labels"].append(labels)
-    return columns, truncated, dropped
+            add([], [], index, truncated, dropped=True)  # the answer lay wholly past max_seq_length: nothing to learn
+        else:
+            add(ids, labels, index, truncated)
+    return rows
 
 
 def build_datasets(cfg: DataConfig, tokenizer, seed: int = 42, cache_dir: str | None = None):
     """Read, check, split and tokenize the data; return (train, eval or None, stats).
 
-    The held-out share is taken before `dataset_size` caps the training records, so runs that
-    differ only in dataset_size are evaluated on the same records.
+    Tokenizing is done once per input (files, tokenizer, chat template, data settings) and cached on
+    disk; the shuffle, the held-out split and `dataset_size` are picked from the cached samples on
+    every call, so runs that differ only in those reuse the cache. The held-out share is taken
+    before `dataset_size` caps the training records, so runs that differ only in dataset_size are
+    evaluated on the same records. With data.streaming the training set is read as it trains.
     """
-    import datasets
+    if cfg.streaming:
+        from knowtune.data.streaming import stream_datasets
 
-    train_records = load_records(cfg.train, cfg.text_column, ("train",), cache_dir)
-    eval_records = load_records(cfg.eval, cfg.text_column, ("validation", "test"), cache_dir) if cfg.eval else []
-    shape = detect_shape(train_records[0], cfg.text_column) if cfg.format == "auto" else cfg.format
-    for record in train_records + eval_records:
-        validate_record(record, shape, cfg.text_column, cfg.train_on)
+        return stream_datasets(cfg, tokenizer, cache_dir)
+    from knowtune.data.prepared import pick_samples, prepare_tables  # which maps with tokenize_records above
 
-    random.Random(seed).shuffle(train_records)
-    eval_source = "files" if cfg.eval else None
+    tables = prepare_tables(cfg, tokenizer, cache_dir)
+    order = list(range(tables.train_records))
+    random.Random(seed).shuffle(order)
+    eval_source, eval_part = ("files", (tables.eval, list(range(tables.eval_records)))) if cfg.eval else (None, None)
     if not cfg.eval and cfg.validation_split_percentage > 0:
-        held_out = max(1, round(len(train_records) * cfg.validation_split_percentage / 100))
-        if held_out >= len(train_records):
+        held_out = max(1, round(len(order) * cfg.validation_split_percentage / 100))
+        if held_out >= len(order):
             raise UserError(
                 f"data.validation_split_percentage={cfg.validation_split_percentage} leaves no training records "
-                f"out of {len(train_records)}"
+                f"out of {len(order)}"
             )
-        eval_records, train_records = train_records[:held_out], train_records[held_out:]
-        eval_source = "split"
+        eval_source, eval_part, order = "split", (tables.train, order[:held_out]), order[held_out:]
     if cfg.dataset_size is not None:
-        train_records = train_records[: cfg.dataset_size]
+        order = order[: cfg.dataset_size]
 
-    if shape != "text":
-        ensure_chat_template(tokenizer, cfg)
-    train_columns, train_truncated, train_dropped = _samples(train_records, shape, cfg, tokenizer)
-    eval_columns, eval_truncated, eval_dropped = _samples(eval_records, shape, cfg, tokenizer)
-    for name, records, columns in (("training", train_records, train_columns), ("eval", eval_records, eval_columns)):
-        if records and not columns["input_ids"]:
+    train, train_counts = pick_samples(tables.train, order)
+    evaluation, eval_counts = pick_samples(*eval_part) if eval_part else (None, None)
+    for name, records, counts in (("training", order, train_counts), ("eval", eval_part and eval_part[1], eval_counts)):
+        if records and not counts["samples"]:
             raise UserError(
                 f"no {name} samples left: all {len(records)} records lost every trainable token when cut to "
                 f"data.max_seq_length={cfg.max_seq_length}; raise data.max_seq_length or shorten the prompts"
             )
-
+    eval_counts = eval_counts or dict.fromkeys(train_counts, 0)
     stats = {
-        "shape": shape,
+        "shape": tables.shape,
         "files": {"train": list(cfg.train), "eval": list(cfg.eval)},
         "eval_source": eval_source,
-        "train_records": len(train_records),
-        "eval_records": len(eval_records),
-        "train_samples": len(train_columns["input_ids"]),
-        "eval_samples": len(eval_columns["input_ids"]),
-        "dropped_no_trainable_tokens": train_dropped + eval_dropped,
-        "truncated": train_truncated + eval_truncated,
-        "train_tokens": sum(len(ids) for ids in train_columns["input_ids"]),
-        "trainable_tokens": sum(label != IGNORE_INDEX for labels in train_columns["labels"] for label in labels),
+        "train_records": len(order),
+        "eval_records": len(eval_part[1]) if eval_part else 0,
+        "train_samples": train_counts["samples"],
+        "eval_samples": eval_counts["samples"],
+        "dropped_no_trainable_tokens": train_counts["dropped"] + eval_counts["dropped"],
+        "truncated": train_counts["truncated"] + eval_counts["truncated"],
+        "train_tokens": train_counts["tokens"],
+        "trainable_tokens": train_counts["trainable"],
     }
-    train = datasets.Dataset.from_dict(train_columns)
-    evaluation = datasets.Dataset.from_dict(eval_columns) if eval_records else None
     return train, evaluation, stats

@@ -254,6 +254,9 @@ class TrainConfig(Strict):
         if self.replay.ratio > 0 and self.replay.loss == "kl" and self.distributed != "ddp":
             raise ValueError(f"replay.loss=kl reads the LM head's weights whole, which distributed={self.distributed} "
                              "shards: use replay.loss=ce there")
+        if self.data.streaming and (self.training.max_steps <= 0 or self.replay.ratio > 0):
+            raise ValueError("data.streaming needs training.max_steps (a stream has no length to count epochs in) "
+                             "and no replay (replay.ratio=0)")
         if self.selection.retention and not self.heldout:
             raise ValueError("selection.retention chooses on held-out accuracy: set heldout (a QA JSONL)")
         if self.selection.retention and self.training.early_stopping_patience:

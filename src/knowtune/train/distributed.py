@@ -10,12 +10,8 @@ other processes read instead of tokenizing it again while the first waits on the
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.metadata
 import json
 import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -113,63 +109,17 @@ def loading_alone(args):
         set_hf_deepspeed_config(zero3)
 
 
-def _stat(name: str) -> list:
-    """What identifies a data source or model for the cache: name, and sizes and times of its files."""
-    path = Path(name).expanduser()
-    if path.is_file():
-        return [str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns]
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        return [str(path.resolve())] + [[str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-    return [name]  # a Hub name
-
-
-def _fingerprint(cfg: TrainConfig, tokenizer, model_path: str) -> str:
-    key = {
-        "knowtune": importlib.metadata.version("knowtune"),
-        "data": cfg.data.model_dump(mode="json"),
-        "seed": cfg.training.seed,
-        "tokenizer": [len(tokenizer), tokenizer.chat_template],
-        "sources": [_stat(name) for name in [*cfg.data.train, *cfg.data.eval, model_path]],
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def datasets_once(cfg: TrainConfig, tokenizer, args, model_path: str):
-    """(train, eval or None, stats) as knowtune.data.build_datasets makes them, tokenized once per node."""
-    import datasets
+    """(train, eval or None, stats) from knowtune.data.build_datasets, tokenized by one process per node.
 
-    from knowtune.data import build_datasets, ensure_chat_template
-    from knowtune.models import cache_dir
+    The node's main process tokenizes into the data cache; the others wait for the samples to appear
+    there by watching the disk, not on a collective, so tokenizing spends none of the ddp_timeout (if
+    the main process fails, the launcher stops them). Per node: a node whose disk is not shared
+    tokenizes for itself.
+    """
+    from knowtune.data import build_datasets
+    from knowtune.data.prepared import wait_for_tables
 
-    if args.world_size == 1:
-        return build_datasets(cfg.data, tokenizer, seed=cfg.training.seed, cache_dir=cfg.cache_dir)
-    folder = cache_dir(cfg.cache_dir) / "datasets" / _fingerprint(cfg, tokenizer, model_path)
-    # Per node (local=True): a node whose disk is not shared tokenizes for itself.
-    with args.main_process_first(local=True, desc="tokenizing the dataset"):
-        if args.local_process_index == 0 and not (folder / "stats.json").is_file():
-            train, evaluation, stats = build_datasets(cfg.data, tokenizer, seed=cfg.training.seed, cache_dir=cfg.cache_dir)
-            _save_atomically(folder, train, evaluation, stats)
-        if not (folder / "stats.json").is_file():
-            raise UserError(f"the main process did not tokenize the dataset into {folder}; see its error")
-    stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-    if stats["shape"] != "text":
-        ensure_chat_template(tokenizer, cfg.data)  # as build_datasets would have, so it is saved with the model
-    evaluation = datasets.load_from_disk(str(folder / "eval")) if (folder / "eval").is_dir() else None
-    return datasets.load_from_disk(str(folder / "train")), evaluation, stats
-
-
-def _save_atomically(folder: Path, train, evaluation, stats: dict) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        train.save_to_disk(str(tmp / "train"))
-        if evaluation is not None:
-            evaluation.save_to_disk(str(tmp / "eval"))
-        (tmp / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
-        try:
-            tmp.rename(folder)
-        except OSError:  # another node on a shared disk finished first: its copy is the same
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if args.local_process_index != 0 and not cfg.data.streaming:
+        wait_for_tables(cfg.data, tokenizer, cfg.cache_dir)
+    return build_datasets(cfg.data, tokenizer, seed=cfg.training.seed, cache_dir=cfg.cache_dir)

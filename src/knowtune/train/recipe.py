@@ -105,9 +105,13 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
     say = _say if main else (lambda message: None)
     try:
         log.info("data: %s", json.dumps(data_stats))
-        say(f"Data: {data_stats['train_samples']} training samples, {data_stats['eval_samples']} eval samples "
-            f"({data_stats['dropped_no_trainable_tokens']} dropped: no trainable token left after "
-            f"max_seq_length={cfg.data.max_seq_length})")
+        if data_stats.get("streaming"):
+            say(f"Data: streamed as training goes, packed into blocks of {cfg.data.max_seq_length} tokens; "
+                f"{data_stats['eval_samples']} eval samples")
+        else:
+            say(f"Data: {data_stats['train_samples']} training samples, {data_stats['eval_samples']} eval samples "
+                f"({data_stats['dropped_no_trainable_tokens']} dropped: no trainable token left after "
+                f"max_seq_length={cfg.data.max_seq_length})")
         set_seed(cfg.training.seed)  # adapters start from seeded random weights: a rerun is the same run
         model, summary = build_model(cfg, model_path)
         settle_batching(args, model, cfg.training.batching)

@@ -142,7 +142,7 @@ def mix(train_ds, columns: dict[str, list], seed: int, indexed: bool = False):
 
     if not columns["input_ids"]:
         return train_ds
-    replay = datasets.Dataset.from_dict({name: columns[name] for name in train_ds.column_names})
+    replay = datasets.Dataset.from_dict({name: columns[name] for name in train_ds.column_names}, features=train_ds.features)
     if indexed:
         train_ds = train_ds.add_column(REPLAY_INDEX, [-1] * len(train_ds))
         replay = replay.add_column(REPLAY_INDEX, list(range(len(replay))))
