@@ -25,19 +25,21 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
         assert (run_dir / name).exists(), name
     summary = json.loads((run_dir / "summary.json").read_text())
     results = json.loads((run_dir / "eval/results.json").read_text())
-    # The verdict restates measured numbers: before = the base model's evaluation at the start of
-    # training (selection_baseline.json), after = the evaluation of final_model.
-    baseline = json.loads((run_dir / "selection_baseline.json").read_text())
-    model = results["results"]["model"]
-    assert "base" not in results["results"]  # measured once, before training
-    assert summary["heldout"] == [baseline["eval_heldout_contains"], model["heldout"]["contains"]]
-    assert summary["retention"] == [baseline["eval_retention_contains"], model["general_knowledge"]["contains"]]
+    # The verdict restates measured numbers: base and final_model evaluated on the same questions (the
+    # whole retention suite; selection asked its first 36), paired per question (issue 17).
+    base, model = results["results"]["base"], results["results"]["model"]
+    assert summary["heldout"] == [base["heldout"]["contains"], model["heldout"]["contains"]]
+    assert summary["retention"] == [base["general_knowledge"]["contains"], model["general_knowledge"]["contains"]]
+    assert base["general_knowledge"]["n"] >= 300 and set(results["question_sets"]["general_knowledge"]) >= {"mcnemar", "tuned"}
+    # The held-out questions asked four ways, retrieval over the documents' chunks.
+    assert set(summary["question_sets"]["heldout"]) >= {"base", "base_retrieval", "tuned", "tuned_retrieval", "ship"}
     assert summary["passed"] == all(summary["checks"].values())
     # The default recipe was applied under the config's changes: replay on, selection on, 2 epochs.
     trained = json.loads((run_dir / "training_metrics.json").read_text())
     assert trained["data"]["replay_samples"] > 0 and [p["epoch"] for p in trained["selection"]["curve"]] == [0, 1, 2]
     report = (run_dir / "report.md").read_text()
     assert "Facts learned" in report and "Knowledge kept" in report and "Per evaluation during training" in report
+    assert "Ship:" in report and "| base model + retrieval |" in report
     printed = capsys.readouterr().out
     assert "Verdict:" in printed and "Report:" in printed
 

@@ -122,3 +122,13 @@ def render(question_sets: dict) -> list[str]:
             lines.append(f"- {recommendation(entry)}")
         lines.append("")
     return lines
+
+
+def verdict_detail(entry: dict | None) -> str:
+    """What a verdict line adds from a question set: the tuned accuracy's interval and the paired test."""
+    if not entry or "mcnemar" not in entry:
+        return ""
+    test, tuned = entry["mcnemar"], entry["tuned"]
+    noise = "a real change" if test["p_value"] < 0.05 else "not distinguishable from noise"
+    return (f" (after: 95% CI {tuned['ci_low']:.0%}-{tuned['ci_high']:.0%}; {test['gained']} gained, {test['lost']} "
+            f"lost, p = {test['p_value']:.2g}, {noise})")

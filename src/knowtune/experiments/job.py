@@ -185,11 +185,17 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
     started = time.monotonic()
     print("== 3/3 evaluate: the tuned model against its base", flush=True)
     del trained.model  # the evaluation loads the final model from disk, as a user would
-    # With selection, training measured the base model on the same questions before it started
-    # (selection_baseline.json); only without it is the base model evaluated again here.
     baseline = (trained.metrics.get("selection") or {}).get("curve", [None])[0]
+    # The base model is evaluated here too, though selection measured it on part of the questions: the
+    # verdict pairs base and tuned per question on the whole retention suite. The held-out questions are
+    # also asked with retrieval over the chunks generation used (issue 17).
+    chunks, retrieval = run_dir / "generated" / "chunks.jsonl", {}
+    if cfg.generate is not None and heldout:
+        generated = cfg.generate_config()
+        retrieval = {"retrieval": [str(chunks)] if chunks.is_file() else generated.data_path,
+                     "retrieval_chunk_tokens": generated.chunk_size_by_token}
     eval_cfg = EvalConfig(model_path=str(run_dir), datasets=[f"{heldout}:qa"] if heldout else [],
-                          use_default_datasets=True, compare_base=baseline is None, cache_dir=cfg.train.get("cache_dir"))
+                          use_default_datasets=True, compare_base=True, cache_dir=cfg.train.get("cache_dir"), **retrieval)
     results = evaluate(eval_cfg, command=command)
     seconds["evaluate"] = time.monotonic() - started
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from knowtune.evaluate import evidence
+
 HELDOUT, RETENTION, REFERENCE = "heldout", "general_knowledge", "reference_text"
 
 
@@ -34,17 +36,20 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
     perplexity = _pair(results, None, REFERENCE, "perplexity")
     after_perplexity = results["results"]["model"].get(REFERENCE, {}).get("perplexity")
     checks, lines = {}, []
+    sets = results.get("question_sets", {})
     if heldout:
         checks["facts_learned"] = heldout[1] >= thresholds.heldout_accuracy - 1e-9
         lines.append(f"Facts learned (held-out questions answered): {_count(heldout[0], sizes[HELDOUT])} -> "
                      f"{_count(heldout[1], sizes[HELDOUT])}; needed {thresholds.heldout_accuracy:.0%}: "
-                     f"{'met' if checks['facts_learned'] else 'NOT met'}")
+                     f"{'met' if checks['facts_learned'] else 'NOT met'}" + evidence.verdict_detail(sets.get(HELDOUT)))
     if retention:
         drop = retention[0] - retention[1]
         checks["knowledge_kept"] = drop <= thresholds.retention_drop + 1e-9
         lines.append(f"Knowledge kept (general-knowledge questions answered): {_count(retention[0], sizes[RETENTION])}"
                      f" -> {_count(retention[1], sizes[RETENTION])}; allowed fall {thresholds.retention_drop:.1%}: "
-                     f"{'met' if checks['knowledge_kept'] else 'NOT met'}")
+                     f"{'met' if checks['knowledge_kept'] else 'NOT met'}" + evidence.verdict_detail(sets.get(RETENTION)))
+    if sets.get(HELDOUT, {}).get("ship"):
+        lines.append(evidence.recommendation(sets[HELDOUT]))
     if perplexity:
         lines.append(f"Reference-text perplexity: {perplexity[0]:.2f} -> {perplexity[1]:.2f}")
     elif after_perplexity is not None:
@@ -52,7 +57,7 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
     passed = bool(checks) and all(checks.values())
     lines.insert(0, f"Verdict: {'PASS' if passed else 'FAIL'}")
     return {"passed": passed, "checks": checks, "heldout": heldout, "retention": retention,
-            "reference_perplexity": perplexity, "sizes": sizes, "lines": lines,
+            "reference_perplexity": perplexity, "sizes": sizes, "lines": lines, "question_sets": sets,
             "global_step": train_metrics["global_step"], "best_checkpoint": train_metrics.get("best_checkpoint")}
 
 
@@ -75,6 +80,7 @@ def render(cfg, summary: dict, run_dir: Path) -> str:
     data, coverage, seconds = summary["data"], summary["coverage"], summary["seconds"]
     lines = [f"# knowtune run: {cfg.experiment_name}", "", *[f"**{line}**" if i == 0 else f"- {line}"
                                                              for i, line in enumerate(summary["lines"])], ""]
+    lines += evidence.render(summary.get("question_sets"))
     lines += ["## Data", ""]
     if coverage:
         lines.append(f"- Generated from documents: {coverage['facts_covered']} of {coverage['facts_kept']} facts covered, "
