@@ -60,6 +60,6 @@ def describe_change(what: str, test: dict, alpha: float = 0.05) -> str:
 
 
 def format_accuracy(result: dict) -> str:
-    """"9/10 (90%, 95% CI 60-98%)"."""
+    """"9/10 (90%, 95% CI 60%-98%)"."""
     return (f"{result['correct']}/{result['n']} ({result['accuracy']:.0%}, 95% CI "
             f"{result['ci_low']:.0%}-{result['ci_high']:.0%})")
