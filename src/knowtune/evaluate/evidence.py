@@ -128,7 +128,9 @@ def verdict_detail(entry: dict | None) -> str:
     """What a verdict line adds from a question set: the tuned accuracy's interval and the paired test."""
     if not entry or "mcnemar" not in entry:
         return ""
-    test, tuned = entry["mcnemar"], entry["tuned"]
+    test, tuned, answered = entry["mcnemar"], entry["tuned"], entry["base"]["correct"]
     noise = "a real change" if test["p_value"] < 0.05 else "not distinguishable from noise"
-    return (f" (after: 95% CI {tuned['ci_low']:.0%}-{tuned['ci_high']:.0%}; {test['gained']} gained, {test['lost']} "
-            f"lost, p = {test['p_value']:.2g}, {noise})")
+    # The questions the base model answered are what there was to keep.
+    return (f" (after: 95% CI {tuned['ci_low']:.0%}-{tuned['ci_high']:.0%}; of the {answered} the base model "
+            f"answered, {answered - test['lost']} kept; {test['gained']} gained, {test['lost']} lost, "
+            f"p = {test['p_value']:.2g}, {noise})")
