@@ -34,11 +34,15 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["heldout"] == str(run_dir / "dev.jsonl")
     summary = json.loads((run_dir / "summary.json").read_text())
     results = json.loads((run_dir / "eval/results.json").read_text())
-    # The verdict restates measured numbers: the base and the final model on the test questions.
+    # The verdict restates measured numbers: base and final_model evaluated on the same test questions and
+    # the whole retention suite (selection asked its first 36), paired per question.
+    base, model = results["results"]["base"], results["results"]["model"]
     assert summary["graded"] == "test"
-    assert summary["heldout"] == [results["results"]["base"]["test"]["contains"],
-                                  results["results"]["model"]["test"]["contains"]]
-    assert summary["retention"][1] == results["results"]["model"]["general_knowledge"]["contains"]
+    assert summary["heldout"] == [base["test"]["contains"], model["test"]["contains"]]
+    assert summary["retention"] == [base["general_knowledge"]["contains"], model["general_knowledge"]["contains"]]
+    assert base["general_knowledge"]["n"] >= 300 and set(results["question_sets"]["general_knowledge"]) >= {"mcnemar", "tuned"}
+    # The test questions asked four ways, retrieval over the documents' chunks.
+    assert set(summary["question_sets"]["test"]) >= {"base", "base_retrieval", "tuned", "tuned_retrieval", "ship"}
     assert summary["passed"] == all(summary["checks"].values())
     # The default recipe was applied under the config's changes: replay on, selection on, 2 epochs.
     trained = json.loads((run_dir / "training_metrics.json").read_text())
@@ -46,6 +50,7 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
     report = (run_dir / "report.md").read_text()
     assert "Facts learned (test questions, never used for selection)" in report and "Knowledge kept" in report
     assert "dev (`dev.jsonl`, chose the checkpoint)" in report and "Per evaluation during training" in report
+    assert "Ship:" in report and "| base model + retrieval |" in report
     printed = capsys.readouterr().out
     assert "Verdict:" in printed and "Report:" in printed
 

@@ -43,6 +43,22 @@ class EvalConfig(BaseModel):
     compare_base: bool = Field(
         False, description="Evaluate the base model on the same data too and report the differences."
     )
+    retrieval: list[str] = Field(
+        default_factory=list,
+        description="Documents (files or folders), or the chunks.jsonl that knowtune generate wrote: each QA "
+        "dataset of `datasets` is also asked with its top retrieval_top_k chunks (BM25) before the question, by "
+        "the base and the evaluated model, so the report shows fine-tuning against retrieval (needs compare_base).",
+    )
+    retrieval_top_k: int = Field(3, gt=0, description="Chunks put before each question with retrieval.")
+    retrieval_chunk_tokens: int = Field(
+        128, gt=0, description="Retrieval over documents: most tokens in a chunk (as knowtune generate's "
+        "chunk_size_by_token; a chunks.jsonl is used as it is).",
+    )
+    lm_eval_tasks: list[str] = Field(
+        default_factory=list,
+        description="lm-evaluation-harness tasks (names such as arc_easy, or paths of task YAMLs) run on the "
+        "model, and on the base with compare_base; max_samples_per_dataset limits each (knowtune[lm_eval]).",
+    )
     predictions: list[str] = Field(
         default_factory=list,
         description="Score existing predictions files instead of a model (JSONL lines with `prediction` and "
@@ -97,11 +113,17 @@ class EvalConfig(BaseModel):
                 "overlap and every scored token has context"
             )
         if self.predictions:
-            clash = [name for name in ("datasets", "use_default_datasets", "compare_base", "adapter") if getattr(self, name)]
+            clash = [name for name in ("datasets", "use_default_datasets", "compare_base", "adapter", "retrieval",
+                                       "lm_eval_tasks") if getattr(self, name)]
             if clash:
                 raise ValueError(f"predictions scores files without a model; drop {', '.join(clash)}")
-        elif not (self.datasets or self.use_default_datasets):
-            raise ValueError("nothing to evaluate: give datasets, use_default_datasets or predictions")
+        elif not (self.datasets or self.use_default_datasets or self.lm_eval_tasks):
+            raise ValueError("nothing to evaluate: give datasets, use_default_datasets, lm_eval_tasks or predictions")
+        if self.retrieval and not self.compare_base:
+            raise ValueError("retrieval asks the base and the tuned model, each with and without retrieval: add "
+                             "compare_base")
+        if self.retrieval and not self.datasets:
+            raise ValueError("retrieval needs QA datasets of questions about the documents (datasets)")
         for item in self.datasets + self.predictions:
             split_metric(item)  # rejects an empty path early
         return self

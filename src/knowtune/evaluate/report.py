@@ -5,12 +5,16 @@
   datasets: name -> path, sha256, metric, records, evaluated, problems (and `skipped` when none was usable)
   results: label ("model", "base" or "predictions") -> dataset -> metrics
   comparison (compare_base): dataset -> metric -> {base, model, change, verdict (gain, loss or same)}
+  question_sets (compare_base): QA dataset -> accuracies with intervals, McNemar (knowtune.evaluate.evidence)
+  lm_eval (lm_eval_tasks): label -> task -> metric -> value
+See docs/evaluation.md for every field.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from knowtune.evaluate import evidence
 from knowtune.fileio import write_json
 
 HEADLINE = {
@@ -86,19 +90,21 @@ def render_report(results: dict, about: list[str]) -> str:
         rows = [[name, metric, r["base"], r["model"], f"{r['change']:+.4g}", r["verdict"]]
                 for name, metrics in results["comparison"].items() for metric, r in metrics.items()]
         lines += _table(["dataset", "metric", "base", "model", "change", "verdict"], rows) + [""]
+    lines += evidence.render(results.get("question_sets"))
     for label, per_dataset in results["results"].items():
         lines += [f"## Results: {label}", ""]
         lines += _family_tables(per_dataset, results["datasets"])
+        lines += _lm_eval_table(results.get("lm_eval", {}).get(label))
     lines += _problems(results)
     return "\n".join(lines) + "\n"
 
 
 def _family_tables(per_dataset: dict, datasets: dict) -> list[str]:
     lines = []
-    qa = [[n, m["n"], m["exact_match"], m["f1"], m["contains"]]
+    qa = [[n, m["n"], m["exact_match"], m["f1"], m["contains"], "-".join(f"{v:.3f}" for v in m.get("contains_ci", []))]
           for n, m in per_dataset.items() if datasets[n]["metric"] == "qa"]
     if qa:
-        lines += _table(["QA dataset", "n", "exact_match", "f1", "contains"], qa) + [""]
+        lines += _table(["QA dataset", "n", "exact_match", "f1", "contains", "contains 95% CI"], qa) + [""]
     ppl = [[n, m["n"], m["tokens"], m["windows"], m["perplexity"]]
            for n, m in per_dataset.items() if datasets[n]["metric"] == "perplexity"]
     if ppl:
@@ -113,6 +119,15 @@ def _family_tables(per_dataset: dict, datasets: dict) -> list[str]:
                  for kind, c in m["per_type"].items()]
         lines += _table(["type", "precision", "recall", "f1", "tp", "fp", "fn", "support"], rows) + [""]
     return lines
+
+
+def _lm_eval_table(per_task: dict | None) -> list[str]:
+    if not per_task:
+        return []
+    rows = [[task, m.get("n", ""), metric, value,
+             f"{m[metric + '_ci'][0]:.3f}-{m[metric + '_ci'][1]:.3f}" if metric + "_ci" in m else ""]
+            for task, m in per_task.items() for metric, value in m.items() if metric != "n" and not metric.endswith("_ci")]
+    return _table(["lm-eval task", "n", "metric", "value", "95% CI"], rows) + [""]
 
 
 def _problems(results: dict) -> list[str]:

@@ -19,8 +19,10 @@ from pathlib import Path
 from knowtune.errors import UserError
 from knowtune.evaluate.config import EvalConfig, split_metric
 from knowtune.evaluate.eval_data import DEFAULT_SUITE, EvalDataset, fingerprint, load_eval_dataset, suite_path
+from knowtune.evaluate.evidence import answer_with_retrieval, flags_from_predictions, load_passages, question_set
 from knowtune.evaluate.report import compare, render_report, write_results, write_tensorboard
 from knowtune.evaluate.scoring import evaluate_dataset, score_predictions_file
+from knowtune.evaluate.stats import wilson_interval
 from knowtune.evaluate.target import Target, load_target_model, load_target_tokenizer, resolve_targets
 from knowtune.fileio import write_atomic
 
@@ -96,8 +98,11 @@ def _header(command: list[str] | None) -> dict:
     }
 
 
-def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg: EvalConfig, out_dir: Path) -> dict:
-    """Metrics per dataset for one model; its predictions go to out_dir/predictions[/base]/<dataset>.jsonl."""
+def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg: EvalConfig, out_dir: Path,
+                     retrieval=None, lm_tasks=None) -> tuple[dict, dict]:
+    """Metrics per dataset for one model, and its extras: right/wrong per question with `retrieval` (a
+    BM25Index), lm-eval scores with `lm_tasks`. Predictions go to out_dir/predictions[/base]/<dataset>.jsonl
+    (with retrieval: <dataset>.retrieval.jsonl)."""
     import torch
 
     shown = f"{target.adapter} on {target.base}" if target.adapter else target.base
@@ -118,7 +123,41 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
                 max_length=cfg.max_length, stride=cfg.stride, sink=sink,
             )
         os.replace(partial, folder / f"{d.name}.jsonl")
+        if d.metric == "qa":
+            metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
         print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
+    extras: dict = {"retrieval": {}}
+    for d in datasets if retrieval is not None else []:
+        if d.metric == "qa" and d.path not in _suite_paths():
+            batch_size, _ = _batch_size(cfg, "qa")
+            extras["retrieval"][d.name] = flags = answer_with_retrieval(
+                model, tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
+                batch_size, cfg.max_new_tokens)
+            print(f"[{target.label}] {d.name} with retrieval: {sum(flags)}/{len(flags)} answered", flush=True)
+    if lm_tasks is not None:
+        from knowtune.evaluate.lm_eval_tasks import evaluate_model
+
+        extras["lm_eval"] = evaluate_model(model, tokenizer, lm_tasks, cfg.batch_size, cfg.max_samples_per_dataset)
+        print(f"[{target.label}] lm-eval: {extras['lm_eval']}", flush=True)
+    return found, extras
+
+
+def _suite_paths() -> set[str]:
+    return {suite_path(filename) for filename, _ in DEFAULT_SUITE}
+
+
+def _question_sets(datasets: list[EvalDataset], out_dir: Path, extras: dict) -> dict:
+    """Per QA dataset, base vs tuned (and with retrieval) right/wrong -> accuracies, intervals, McNemar."""
+    found = {}
+    for d in datasets:
+        if d.metric != "qa":
+            continue
+        flags = {"base": flags_from_predictions(out_dir / "predictions" / "base" / f"{d.name}.jsonl"),
+                 "tuned": flags_from_predictions(out_dir / "predictions" / f"{d.name}.jsonl")}
+        if d.name in extras["base"]["retrieval"]:
+            flags |= {"base_retrieval": extras["base"]["retrieval"][d.name],
+                      "tuned_retrieval": extras["model"]["retrieval"][d.name]}
+        found[d.name] = question_set(flags)
     return found
 
 
@@ -152,7 +191,7 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
         raise UserError("give --output_dir (only a run directory has a default, <run>/eval)")
     datasets = load_datasets(cfg)
     usable = [d for d in datasets if d.items]
-    if not usable:
+    if datasets and not usable:
         raise UserError(f"no dataset has a record that can be evaluated; {datasets[0].problems[0]}")
     for d in datasets:
         if d.problems:
@@ -163,10 +202,25 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
             raise UserError(
                 f"the tokenizer of {t.adapter or t.base} has no chat template, which qa and extraction datasets need"
             )
+    retrieval = None
+    if cfg.retrieval:
+        from knowtune.evaluate.retrieval import BM25Index
+
+        passages = load_passages(cfg.retrieval, tokenizers[targets[0].label], cfg.retrieval_chunk_tokens)
+        retrieval = BM25Index(passages)
+        print(f"retrieval: {len(passages)} chunks of {', '.join(cfg.retrieval)}, top {cfg.retrieval_top_k}", flush=True)
+    lm_tasks = None
+    if cfg.lm_eval_tasks:
+        from knowtune.evaluate.lm_eval_tasks import load_tasks
+
+        lm_tasks = load_tasks(cfg.lm_eval_tasks)
     _prepare_output(out_dir)
 
     # Work.
-    per_label = {t.label: _evaluate_target(t, tokenizers[t.label], usable, cfg, out_dir) for t in targets}
+    per_label, extras = {}, {}
+    for t in targets:
+        per_label[t.label], extras[t.label] = _evaluate_target(
+            t, tokenizers[t.label], usable, cfg, out_dir, retrieval, lm_tasks)
 
     # Save.
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -178,8 +232,15 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
         "datasets": {d.name: _dataset_info(d) for d in datasets},
         "results": {label: per_label[label] for label in ("model", "base") if label in per_label},
     }
+    if lm_tasks is not None:
+        results["lm_eval"] = {label: extras[label]["lm_eval"] for label in ("model", "base") if label in extras}
     if cfg.compare_base:
         results["comparison"] = compare(results["results"], results["datasets"])
+        results["question_sets"] = _question_sets(usable, out_dir, extras)
+        if lm_tasks is not None:
+            from knowtune.evaluate.lm_eval_tasks import comparison_rows
+
+            results["comparison"] |= comparison_rows(extras["base"]["lm_eval"], extras["model"]["lm_eval"])
         for name, rows in results["comparison"].items():
             print(f"{name}: " + ", ".join(
                 f"{metric} {r['base']:.4g} -> {r['model']:.4g} ({r['verdict']})" for metric, r in rows.items()
@@ -206,6 +267,8 @@ def score_predictions(cfg: EvalConfig, command: list[str] | None = None) -> dict
         metrics, lines, problems = score_predictions_file(path, metric)
         for problem in problems[:3]:
             print(f"left out: {problem}", file=sys.stderr)
+        if metrics["metric"] == "qa":
+            metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
         results["datasets"][name] = {"path": path, "sha256": fingerprint(path), "metric": metrics.pop("metric"),
                                      "records": lines, "evaluated": metrics["n"], "problems": problems}
         results["results"]["predictions"][name] = metrics

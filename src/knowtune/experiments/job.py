@@ -201,10 +201,18 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
     started = time.monotonic()
     print("== 3/3 evaluate: the tuned model against its base", flush=True)
     del trained.model  # the evaluation loads the final model from disk, as a user would
-    # The test questions were never asked during training, so the base model answers them here too.
     baseline = (trained.metrics.get("selection") or {}).get("curve", [None])[0]
-    eval_cfg = EvalConfig(model_path=str(run_dir), datasets=[f"{path}:qa" for path in (test, dev) if path],
-                          use_default_datasets=True, compare_base=True, cache_dir=cfg.train.get("cache_dir"))
+    # The base model is evaluated here too: the test questions were never asked during training, and the
+    # verdict pairs base and tuned per question on the whole retention suite (selection asked part of it).
+    # The test questions are also asked with retrieval over the chunks generation used.
+    chunks, retrieval = run_dir / "generated" / "chunks.jsonl", {}
+    if cfg.generate is not None and (test or dev):
+        generated = cfg.generate_config()
+        retrieval = {"retrieval": [str(chunks)] if chunks.is_file() else generated.data_path,
+                     "retrieval_chunk_tokens": generated.chunk_size_by_token}
+    # Dev accuracy per epoch is in the selection curve; only without test questions is dev graded here.
+    eval_cfg = EvalConfig(model_path=str(run_dir), datasets=[f"{test or dev}:qa"] if test or dev else [],
+                          use_default_datasets=True, compare_base=True, cache_dir=cfg.train.get("cache_dir"), **retrieval)
     results = evaluate(eval_cfg, command=command)
     seconds["evaluate"] = time.monotonic() - started
 

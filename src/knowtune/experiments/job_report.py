@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from knowtune.evaluate import evidence
+
 TEST, DEV, RETENTION, REFERENCE = "test", "dev", "general_knowledge", "reference_text"
 
 
@@ -33,32 +35,32 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
     # The test questions grade; only without them do the dev questions (which also chose the checkpoint).
     graded = TEST if TEST in sizes else DEV
     heldout, retention = _pair(results, baseline, graded, "contains"), _pair(results, baseline, RETENTION, "contains")
-    dev = _pair(results, baseline, DEV, "contains") if graded == TEST else None
     perplexity = _pair(results, None, REFERENCE, "perplexity")
     after_perplexity = results["results"]["model"].get(REFERENCE, {}).get("perplexity")
     checks, lines = {}, []
+    sets = results.get("question_sets", {})
     if heldout:
         checks["facts_learned"] = heldout[1] >= thresholds.heldout_accuracy - 1e-9
         which = "test questions, never used for selection" if graded == TEST else "dev questions, which also chose the checkpoint"
         lines.append(f"Facts learned ({which}): {_count(heldout[0], sizes[graded])} -> "
                      f"{_count(heldout[1], sizes[graded])}; needed {thresholds.heldout_accuracy:.0%}: "
-                     f"{'met' if checks['facts_learned'] else 'NOT met'}")
-    if dev:
-        lines.append(f"Dev questions (chose the checkpoint): {_count(dev[0], sizes[DEV])} -> {_count(dev[1], sizes[DEV])}")
+                     f"{'met' if checks['facts_learned'] else 'NOT met'}" + evidence.verdict_detail(sets.get(graded)))
     if retention:
         drop = retention[0] - retention[1]
         checks["knowledge_kept"] = drop <= thresholds.retention_drop + 1e-9
         lines.append(f"Knowledge kept (general-knowledge questions answered): {_count(retention[0], sizes[RETENTION])}"
                      f" -> {_count(retention[1], sizes[RETENTION])}; allowed fall {thresholds.retention_drop:.1%}: "
-                     f"{'met' if checks['knowledge_kept'] else 'NOT met'}")
+                     f"{'met' if checks['knowledge_kept'] else 'NOT met'}" + evidence.verdict_detail(sets.get(RETENTION)))
+    if sets.get(graded, {}).get("ship"):
+        lines.append(evidence.recommendation(sets[graded]))
     if perplexity:
         lines.append(f"Reference-text perplexity: {perplexity[0]:.2f} -> {perplexity[1]:.2f}")
     elif after_perplexity is not None:
         lines.append(f"Reference-text perplexity after training: {after_perplexity:.2f}")
     passed = bool(checks) and all(checks.values())
     lines.insert(0, f"Verdict: {'PASS' if passed else 'FAIL'}")
-    return {"passed": passed, "checks": checks, "graded": graded, "heldout": heldout, "dev": dev, "retention": retention,
-            "reference_perplexity": perplexity, "sizes": sizes, "lines": lines,
+    return {"passed": passed, "checks": checks, "graded": graded, "heldout": heldout, "retention": retention,
+            "reference_perplexity": perplexity, "sizes": sizes, "lines": lines, "question_sets": sets,
             "global_step": train_metrics["global_step"], "best_checkpoint": train_metrics.get("best_checkpoint")}
 
 
@@ -81,6 +83,7 @@ def render(cfg, summary: dict, run_dir: Path) -> str:
     data, coverage, seconds = summary["data"], summary["coverage"], summary["seconds"]
     lines = [f"# knowtune run: {cfg.experiment_name}", "", *[f"**{line}**" if i == 0 else f"- {line}"
                                                              for i, line in enumerate(summary["lines"])], ""]
+    lines += evidence.render(summary.get("question_sets"))
     lines += ["## Data", ""]
     if coverage:
         lines.append(f"- Generated from documents: {coverage['facts_covered']} of {coverage['facts_kept']} facts covered, "
@@ -88,8 +91,9 @@ def render(cfg, summary: dict, run_dir: Path) -> str:
                      f"({coverage['train']} train, {coverage['heldout']} held out); see generated/coverage.md")
     if cfg.train_data:
         lines.append(f"- Also trained on: {', '.join(f'`{p}`' for p in cfg.train_data)}")
-    sizes = summary["sizes"]
-    lines.append(f"- Questions: {sizes.get('dev', 0)} dev (`dev.jsonl`, chose the checkpoint), {sizes.get('test', 0)} test "
+    counted = {name: sum(1 for _ in open(run_dir / f"{name}.jsonl")) if (run_dir / f"{name}.jsonl").is_file() else 0
+               for name in ("dev", "test")}
+    lines.append(f"- Questions: {counted['dev']} dev (`dev.jsonl`, chose the checkpoint), {counted['test']} test "
                  f"(`test.jsonl`, graded only" + (f": {', '.join(f'`{p}`' for p in cfg.heldout)})" if cfg.heldout else
                                                  ": generated, split per fact from the dev questions)"))
     lines.append(f"- {data['train_samples']} training samples"

@@ -19,6 +19,9 @@ from knowtune.upstream import SFTTrainerInternals, trl_fused_head_runs_on
 
 
 HELDOUT, RETENTION = "heldout", "retention"  # generation evals that selection.retention adds
+# Selection asks the suite's first 36 questions at every evaluation (the suite before issue 17, so a
+# run's time stays what it was); the whole suite (knowtune eval) gives the final verdict.
+RETENTION_SELECTION_QUESTIONS = 36
 SELECTION = "eval_selection"
 
 
@@ -49,7 +52,7 @@ def load_generation_evals(cfg: TrainConfig) -> list:
 
         datasets.append(load_eval_dataset(cfg.heldout, "qa", HELDOUT, system_prompt=cfg.data.system_prompt))
         datasets.append(load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", RETENTION,
-                                          system_prompt=cfg.data.system_prompt))
+                                          system_prompt=cfg.data.system_prompt, max_samples=RETENTION_SELECTION_QUESTIONS))
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UserError(f"training.eval_datasets: two files share a name ({', '.join(names)}); rename one")
