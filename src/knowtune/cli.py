@@ -9,6 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from knowtune.deploy.cli import add_deploy_parsers
 from knowtune.errors import UserError
 from knowtune.evaluate.cli import add_eval_parser
 from knowtune.experiments.budget import add_budget_parser
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_parser(sub)
     add_sweep_parser(sub)
     add_pipeline_parser(sub)
+    add_deploy_parsers(sub)
     return parser
 
 
