@@ -106,7 +106,7 @@ def run_export(cfg: ExportConfig) -> Path:
         if no_rope_layers(source):
             raise UserError(f"{source.model_dir}: trained with layers without RoPE, which GGUF cannot express; "
                             "export --format merged")
-        gguf.converter_script()
+        gguf.check_architecture(source.base if source.adapter else source.model_dir)
         if cfg.verify:
             gguf.require_llama_cpp()
     out = _output(cfg, source)

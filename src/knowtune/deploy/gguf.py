@@ -8,6 +8,7 @@ subprocess: it puts its own `gguf` package first on sys.path, and knowtune keeps
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,11 +48,28 @@ def _failure(stderr: str) -> str:
     return (errors or lines or ["no output"])[-1]
 
 
+def architecture(model_dir: str | Path) -> str:
+    config = Path(model_dir) / "config.json"
+    if not config.is_file():
+        raise UserError(f"{model_dir}: no config.json, so no architecture to convert")
+    return (json.loads(config.read_text(encoding="utf-8")).get("architectures") or ["(none named)"])[0]
+
+
+def check_architecture(model_dir: str | Path) -> None:
+    """Refuse, before anything loads, an architecture llama.cpp's converter has no code for."""
+    arch = architecture(model_dir)
+    listing = subprocess.run([sys.executable, str(converter_script()), "--print-supported-models"],
+                             capture_output=True, text=True).stderr
+    text_models = listing.split("TEXT models:")[-1].split("MMPROJ models:")[0]
+    supported = {line.strip()[2:] for line in text_models.splitlines() if line.strip().startswith("- ")}
+    if arch not in supported:
+        raise UserError(f"{model_dir}: architecture {arch} has no GGUF conversion in llama.cpp's converter "
+                        f"(tested here: {', '.join(TESTED_ARCHITECTURES)}); export --format merged instead")
+
+
 def convert(model_dir: Path, out_file: Path, outtype: str) -> None:
     """Write `out_file` from a transformers model directory (weights, config, tokenizer)."""
-    import json
-
-    arch = (json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("architectures") or ["?"])[0]
+    arch = architecture(model_dir)
     script = converter_script()
     result = subprocess.run(
         [sys.executable, str(script), str(model_dir), "--outfile", str(out_file), "--outtype", outtype],
