@@ -18,10 +18,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowtune.deploy import gguf, verify
-from knowtune.deploy.ollama import chat_pieces, modelfile
+from knowtune.deploy.ollama import ChatPieces, chat_pieces, modelfile
 from knowtune.deploy.source import Source, load_source, no_rope_layers, resolve_source
 from knowtune.errors import UserError
 from knowtune.fileio import write_atomic, write_json
+from knowtune.models import load_tokenizer
 
 DTYPES = {"float32", "float16", "bfloat16"}
 
@@ -72,15 +73,13 @@ def _template_problem(gguf_file: Path, tokenizer) -> str | None:
     return None
 
 
-def _write_artifact(cfg: ExportConfig, source: Source, model, tokenizer, folder: Path):
+def _write_artifact(cfg: ExportConfig, source: Source, model, tokenizer, folder: Path, pieces: ChatPieces | None):
     """Write the export into `folder`; return (what loads it to answer, its engine, a template problem or None)."""
     if cfg.format == "merged":
         _save_merged(model, tokenizer, folder, cfg.dtype)
 
         def load_back():
             from transformers import AutoModelForCausalLM
-
-            from knowtune.models import load_tokenizer
 
             # From the files alone, as a user of the export loads them.
             return verify.transformers_answerer(AutoModelForCausalLM.from_pretrained(folder), load_tokenizer(str(folder)))
@@ -94,10 +93,12 @@ def _write_artifact(cfg: ExportConfig, source: Source, model, tokenizer, folder:
     problem = _template_problem(gguf_file, tokenizer)
     if cfg.format == "gguf":
         return (lambda: verify.llama_chat_answerer(gguf.load_llama(gguf_file))), "llama.cpp", problem
-    pieces = chat_pieces(tokenizer, str(source.model_dir))
     write_atomic(folder / "Modelfile", modelfile(gguf_file.name, pieces))
-    answerer = lambda: verify.llama_prompt_answerer(gguf.load_llama(gguf_file), pieces.render, pieces.stop)  # noqa: E731
-    return answerer, "llama.cpp, Modelfile template", None
+
+    def as_ollama_asks():
+        return verify.llama_prompt_answerer(gguf.load_llama(gguf_file), pieces.render, pieces.stop)
+
+    return as_ollama_asks, "llama.cpp, Modelfile template", None
 
 
 def run_export(cfg: ExportConfig) -> Path:
@@ -109,6 +110,8 @@ def run_export(cfg: ExportConfig) -> Path:
         gguf.check_architecture(source.base if source.adapter else source.model_dir)
         if cfg.verify:
             gguf.require_llama_cpp()
+    # A chat template Ollama's TEMPLATE cannot express is refused now, not after minutes of conversion.
+    pieces = chat_pieces(load_tokenizer(str(source.model_dir)), str(source.model_dir)) if cfg.format == "ollama" else None
     out = _output(cfg, source)
     sets = verify.question_sets(source.heldout, cfg.questions, source.system_prompt) if cfg.verify else []
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +120,7 @@ def run_export(cfg: ExportConfig) -> Path:
         model, tokenizer = load_source(source)
         reference = verify.ask(sets, verify.transformers_answerer(model, tokenizer)) if sets else None
         print(f"Exporting {source.model_dir} as {cfg.format} -> {out}", flush=True)
-        load_answerer, engine, template_problem = _write_artifact(cfg, source, model, tokenizer, tmp)
+        load_answerer, engine, template_problem = _write_artifact(cfg, source, model, tokenizer, tmp, pieces)
         del model
         if sets:
             exported = verify.ask(sets, load_answerer())
