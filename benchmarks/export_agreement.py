@@ -1,11 +1,11 @@
 """Held-out accuracy of a run's adapter and of its exports, each loaded with its own library only.
 
-    .venv/bin/python benchmarks/export_agreement.py RUN_DIR EXPORT ...
+    .venv/bin/python benchmarks/export_agreement.py RUN_DIR EXPORT ... [--heldout FILE]
 
 An outside check of `knowtune export`: no knowtune code loads a model, renders a prompt or scores a
 reply here. The adapter loads with peft onto the base its adapter_config.json names; a merged export
 with transformers' AutoModelForCausalLM; a GGUF with llama-cpp-python, using the chat template stored
-in the file. Each answers RUN_DIR/heldout.jsonl greedily (64 new tokens) and a reply counts when it
+in the file. Each answers RUN_DIR/heldout.jsonl (or --heldout, for a `knowtune train` run) greedily (64 new tokens) and a reply counts when it
 contains the answer, case and punctuation aside. Prints one line per model.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 
@@ -39,8 +38,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("exports", nargs="+", type=Path, help="merged export folders and .gguf files")
+    parser.add_argument("--heldout", type=Path, help="QA JSONL to ask (default RUN_DIR/heldout.jsonl)")
     args = parser.parse_args()
-    records = [json.loads(line) for line in (args.run_dir / "heldout.jsonl").read_text().splitlines() if line.strip()]
+    heldout = args.heldout or args.run_dir / "heldout.jsonl"
+    records = [json.loads(line) for line in heldout.read_text().splitlines() if line.strip()]
     questions = [r["question"] for r in records]
 
     from peft import PeftModel
@@ -67,7 +68,6 @@ def main() -> None:
         replies = ask()
         right = sum(normal(r["answer"]) in normal(reply) for r, reply in zip(records, replies))
         print(f"{right}/{len(records)} held-out answered  {name}", flush=True)
-    sys.exit(0)
 
 
 if __name__ == "__main__":
