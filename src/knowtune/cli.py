@@ -7,6 +7,7 @@ import os
 import sys
 import warnings
 
+from knowtune.deploy.cli import add_deploy_parsers
 from knowtune.errors import UserError
 from knowtune.evaluate.cli import add_eval_parser
 from knowtune.experiments.cli import add_experiments_parsers
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_generate_parser(sub)
     add_experiments_parsers(sub)
+    add_deploy_parsers(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Use a tuned model outside knowtune: export (merged, GGUF, Ollama), chat, serve; each checked on its questions."""

@@ -1,0 +1,140 @@
+"""Ask an exported model the questions that prove the run's knowledge, and compare with the run's own model.
+
+The questions are the run's held-out ones (what it learned), any `--questions` files, and the shipped
+general-knowledge suite (what it kept). The run's model answers through transformers; the export
+answers through the engine that will run it (llama.cpp for a GGUF, with the file's own chat template,
+or with the Ollama Modelfile's template and stop strings). More than one question that the run's
+model got right and the export got wrong, on any set, fails the export; the cause is named when the
+file shows it (template, end-of-turn token) or the settings suggest it (quantization).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowtune.errors import UserError
+from knowtune.evaluate.eval_data import EvalDataset, load_eval_dataset, suite_path
+from knowtune.evaluate.generate import generate_answers
+from knowtune.evaluate.qa_metrics import QAScorer
+
+MAX_NEW_TOKENS = 64  # as knowtune eval: a fact fits in a sentence
+LOSS_ALLOWED = 1  # questions a set may lose: greedy decoding in another engine flips a borderline answer
+LOSSLESS_TYPES = ("f32", "f16", "bf16")
+
+
+@dataclass
+class Reply:
+    text: str
+    ran_to_limit: bool = False  # stopped by the token limit, not by an end-of-turn token
+
+
+Answerer = Callable[[list[list[dict]]], list[Reply]]
+
+
+def question_sets(heldout: Path | None, extra: list[str], system_prompt: str | None) -> list[EvalDataset]:
+    """heldout (the run's), each --questions file, and the retention suite; each with at least one question."""
+    named = ([("heldout", str(heldout))] if heldout else []) + [(Path(q).stem, q) for q in extra]
+    named.append(("retention", suite_path("general_knowledge.jsonl")))
+    sets = []
+    for name, path in named:
+        if not Path(path).is_file():
+            raise UserError(f"questions file {path} not found")
+        dataset = load_eval_dataset(path, "qa", name, system_prompt=system_prompt)
+        if not dataset.items:
+            raise UserError(f"{path}: no usable question ({'; '.join(dataset.problems[:2])})")
+        sets.append(dataset)
+    return sets
+
+
+def transformers_answerer(model, tokenizer) -> Answerer:
+    def answer(prompts):
+        return [Reply(text) for text in generate_answers(model, tokenizer, prompts, max_new_tokens=MAX_NEW_TOKENS)]
+
+    return answer
+
+
+def llama_chat_answerer(llm) -> Answerer:
+    """Through llama.cpp's chat completion: the GGUF's own chat template and end-of-sequence token."""
+
+    def answer(prompts):
+        replies = []
+        for messages in prompts:
+            out = llm.create_chat_completion(messages=messages, temperature=0.0, max_tokens=MAX_NEW_TOKENS)
+            choice = out["choices"][0]
+            replies.append(Reply((choice["message"]["content"] or "").strip(), choice["finish_reason"] == "length"))
+        return replies
+
+    return answer
+
+
+def llama_prompt_answerer(llm, render: Callable[[list[dict]], str], stop: list[str]) -> Answerer:
+    """Through llama.cpp on a prompt rendered as another runtime (Ollama) would, with its stop strings."""
+
+    def answer(prompts):
+        replies = []
+        for messages in prompts:
+            out = llm.create_completion(render(messages), temperature=0.0, max_tokens=MAX_NEW_TOKENS, stop=stop)
+            choice = out["choices"][0]
+            replies.append(Reply(choice["text"].strip(), choice["finish_reason"] == "length"))
+        return replies
+
+    return answer
+
+
+def ask(sets: list[EvalDataset], answerer: Answerer) -> dict[str, list[dict]]:
+    """Every question of every set answered and scored: {set name: [{question, answer, reply, correct, ...}]}."""
+    results = {}
+    for dataset in sets:
+        replies, scorer = answerer([item.prompt for item in dataset.items]), QAScorer()
+        results[dataset.name] = [
+            {"question": item.prompt[-1]["content"], "gold": item.gold, "reply": reply.text, "ran_to_limit": reply.ran_to_limit,
+             "correct": bool(scorer.add(reply.text, item.gold)["contains"])}
+            for item, reply in zip(dataset.items, replies)
+        ]
+    return results
+
+
+def compare(reference: dict[str, list[dict]], exported: dict[str, list[dict]]) -> dict[str, dict]:
+    table = {}
+    for name, ref in reference.items():
+        exp = exported[name]
+        lost = [r["question"] for r, e in zip(ref, exp) if r["correct"] and not e["correct"]]
+        table[name] = {
+            "n": len(ref),
+            "reference_correct": sum(r["correct"] for r in ref),
+            "exported_correct": sum(e["correct"] for e in exp),
+            "lost": lost,
+            "ran_to_limit": sum(e["ran_to_limit"] for e in exp),
+            "reference_ran_to_limit": sum(r["ran_to_limit"] for r in ref),
+        }
+    return table
+
+
+def diagnose(table: dict[str, dict], template_problem: str | None, outtype: str | None) -> str:
+    """The most likely cause of lost answers, from what the file and the replies show."""
+    if template_problem:
+        return f"template: {template_problem}"
+    n = sum(row["n"] for row in table.values())
+    runaway = sum(row["ran_to_limit"] - row["reference_ran_to_limit"] for row in table.values())
+    if runaway > n // 4:
+        return (f"end-of-turn token: {runaway} more replies than the run's model ran to the {MAX_NEW_TOKENS}-token "
+                "limit instead of ending their turn (the end-of-turn token is not the file's end-of-sequence token?)")
+    if outtype and outtype not in LOSSLESS_TYPES:
+        return f"quantization: {outtype} changed the answers; export with --quantization f16 to compare"
+    return "unknown: the replies beside the run's model's are in verify.json"
+
+
+def passed(table: dict[str, dict]) -> bool:
+    return all(len(row["lost"]) <= LOSS_ALLOWED for row in table.values())
+
+
+def format_table(table: dict[str, dict], engine: str) -> str:
+    width = max(len(name) for name in table)
+    lines = [f"{'questions':<{width}}  {'run model (transformers)':>24}  {'export (' + engine + ')':>24}  lost"]
+    for name, row in table.items():
+        ref = f"{row['reference_correct']}/{row['n']}"
+        exp = f"{row['exported_correct']}/{row['n']}"
+        lines.append(f"{name:<{width}}  {ref:>24}  {exp:>24}  {len(row['lost'])}")
+    return "\n".join(lines)

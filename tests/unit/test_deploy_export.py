@@ -1,0 +1,151 @@
+"""knowtune export: merged / GGUF / Ollama from a LoRA run on tiny random models, each checked after writing.
+
+GGUF conversion runs llama.cpp's own converter, which recognises a tokenizer by its pre-tokenizer;
+the tiny GGUF models therefore carry the shipped model's real tokenizer (SmolLM2's) on random weights.
+"""
+
+import importlib.util
+import json
+
+import pytest
+
+from knowtune.deploy import verify
+from knowtune.deploy.ollama import chat_pieces, modelfile
+from knowtune.errors import UserError
+
+needs_llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                                     reason="llama-cpp-python is not installed (`make install` installs it)")
+
+
+def _tiny_with_shipped_tokenizer(out, arch):
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+
+    from knowtune.models import load_tokenizer, resolve_model
+
+    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
+    shape = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                 eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    torch.manual_seed(0)
+    config = (LlamaConfig if arch == "llama" else Qwen2Config)(**shape)
+    AutoModelForCausalLM.from_config(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def _lora_run(run_dir, base, questions):
+    """A run directory as `knowtune run` leaves it: config.yaml, heldout.jsonl, final_model/ (a PEFT adapter)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from knowtune.models import load_model, load_tokenizer
+
+    torch.manual_seed(1)
+    model = get_peft_model(load_model(str(base)), LoraConfig(r=2, target_modules="all-linear", init_lora_weights=False))
+    model.save_pretrained(run_dir / "final_model")
+    load_tokenizer(str(base)).save_pretrained(run_dir / "final_model")
+    (run_dir / "config.yaml").write_text(f"model: {base}\n")
+    (run_dir / "heldout.jsonl").write_text(questions.read_text())
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def smol_tiny_llama(tmp_path_factory):
+    return _tiny_with_shipped_tokenizer(tmp_path_factory.mktemp("smol-tiny-llama"), "llama")
+
+
+def test_modelfile_template_renders_as_the_jinja_template():
+    from knowtune.models import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer()
+    # A Llama-3-shaped template with a default system prompt, beside the tiny model's ChatML one.
+    llama3 = ("{% if messages[0]['role'] != 'system' %}<|system|>Be brief.<|eot|>{% endif %}"
+              "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|eot|>{% endfor %}"
+              "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    conversations = [[{"role": "user", "content": "hi"}],
+                     [{"role": "system", "content": "S"}, {"role": "user", "content": "q"},
+                      {"role": "assistant", "content": "a"}, {"role": "user", "content": "q2"}]]
+    for template, default_system in ((tokenizer.chat_template, None), (llama3, "Be brief.")):
+        tokenizer.chat_template = template
+        pieces = chat_pieces(tokenizer)
+        assert pieces.default_system == default_system
+        for messages in conversations:
+            assert pieces.render(messages) == tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = modelfile("m.gguf", pieces)
+    assert text.startswith("FROM ./m.gguf\n") and 'SYSTEM """Be brief."""' in text
+    assert 'PARAMETER stop "<|eot|>"' in text and '{{ if eq .Role "user" }}' not in text  # user is an else-if branch
+    assert '{{ else if eq .Role "user" }}<|user|>{{ .Content }}<|eot|>' in text
+
+
+def test_check_fails_on_two_lost_questions_and_names_the_cause():
+    def answers(correct, limit=False):
+        return [{"question": f"q{i}", "correct": c, "ran_to_limit": limit} for i, c in enumerate(correct)]
+
+    reference = {"heldout": answers([True] * 4), "retention": answers([True] * 8)}
+    one_lost = {"heldout": answers([True, True, True, False]), "retention": answers([True] * 8)}
+    assert verify.passed(verify.compare(reference, one_lost))
+    runaway = {"heldout": answers([False, False, True, True], limit=True), "retention": answers([True] * 8, limit=True)}
+    table = verify.compare(reference, runaway)
+    assert not verify.passed(table) and table["heldout"]["lost"] == ["q0", "q1"]
+    assert verify.diagnose(table, None, "f16").startswith("end-of-turn token")
+    quiet = {"heldout": answers([False, False, True, True]), "retention": answers([True] * 8)}
+    assert verify.diagnose(verify.compare(reference, quiet), None, "q8_0").startswith("quantization")
+    assert verify.diagnose(table, "the GGUF holds no chat template", "f16").startswith("template")
+
+
+def test_export_merged_is_checked_and_never_overwrites(tmp_path, tiny_llama, qa_file, fails_with, capsys):
+    from knowtune.cli import main
+
+    run = _lora_run(tmp_path / "run", tiny_llama, qa_file)
+    assert main(["export", str(run), "--format", "merged"]) == 0
+    out = run / "export" / "merged-float32"
+    names = {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "verify.json"} <= names
+    report = json.loads((out / "verify.json").read_text())
+    assert report["passed"] and set(report["sets"]) == {"heldout", "retention"}
+    assert report["sets"]["heldout"]["n"] == 16
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    capsys.readouterr()
+    fails_with(["export", str(run), "--format", "merged"], "already exists")
+
+
+@needs_llama_cpp
+def test_export_refuses_bad_input_in_one_line(tmp_path, fails_with):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("model: x\n")
+    fails_with(["export", str(tmp_path / "run")], "no final_model/")
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "config.json").write_text(json.dumps({"architectures": ["MadeUpForCausalLM"]}))
+    (odd / "model.safetensors").write_bytes(b"")
+    fails_with(["export", str(odd), "--format", "gguf"], "MadeUpForCausalLM", "--format merged")
+    assert not (odd / "export").exists()
+
+
+@needs_llama_cpp
+def test_export_ollama_from_an_adapter_is_checked_through_llama_cpp(tmp_path, smol_tiny_llama, qa_file):
+    from knowtune.cli import main
+    from knowtune.deploy.gguf import metadata
+    from knowtune.models import load_tokenizer
+
+    run = _lora_run(tmp_path / "run", smol_tiny_llama, qa_file)
+    assert main(["export", str(run), "--format", "ollama", "--quantization", "q8_0"]) == 0
+    out = run / "export" / "ollama-q8_0"
+    gguf_file = out / "run-q8_0.gguf"
+    meta = metadata(gguf_file)
+    assert meta["architecture"] == "llama" and meta["file_type"] == 7  # llama.cpp's MOSTLY_Q8_0
+    assert meta["chat_template"] == load_tokenizer(str(smol_tiny_llama)).chat_template
+    assert (out / "Modelfile").read_text().startswith(f"FROM ./{gguf_file.name}\n")
+    report = json.loads((out / "verify.json").read_text())
+    assert report["passed"] and report["engine"] == "llama.cpp, Modelfile template"
+
+
+@needs_llama_cpp
+def test_export_gguf_of_a_qwen2_model(tmp_path):
+    from knowtune.cli import main
+    from knowtune.deploy.gguf import metadata
+
+    model = _tiny_with_shipped_tokenizer(tmp_path / "qwen", "qwen2")
+    assert main(["export", str(model), "--format", "gguf", "--no-verify", "--output", str(tmp_path / "out")]) == 0
+    assert metadata(tmp_path / "out" / "qwen-f16.gguf")["architecture"] == "qwen2"
