@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from knowtune.data import IGNORE_INDEX, DataConfig, build_datasets
 from knowtune.errors import UserError
-from knowtune.models import build_tiny_tokenizer
+from tiny_models import build_tiny_tokenizer
 from knowtune.train.config import TrainConfig
 from knowtune.train.run import run
 from tests.conftest import write_jsonl

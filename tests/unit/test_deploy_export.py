@@ -56,7 +56,7 @@ def smol_tiny_llama(tmp_path_factory):
 
 
 def test_modelfile_template_renders_as_the_jinja_template():
-    from knowtune.models import build_tiny_tokenizer
+    from tiny_models import build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer()
     # A Llama-3-shaped template with a default system prompt, beside the tiny model's ChatML one.

@@ -22,7 +22,7 @@ LAYERS = [
     ("evaluate", ("knowtune.evaluate",)),
     ("synth", ("knowtune.synth",)),
     ("train", ("knowtune.train",)),
-    ("experiments", ("knowtune.experiments",)),
+    ("experiments and deploy", ("knowtune.experiments", "knowtune.deploy")),
     ("the command line (cli)", ("knowtune.cli", "knowtune.__main__")),
 ]
 

@@ -24,11 +24,12 @@ STREAMABLE = ".txt, .jsonl, .parquet, a folder of .txt files or a Hub dataset na
 _BATCH_CHARACTERS = 1 << 20  # text tokenized per tokenizer call: large enough for its speed, small for memory
 
 
-def stream_datasets(cfg: DataConfig, tokenizer, cache_dir: str | None = None):
-    """(train as a datasets.IterableDataset of packed blocks, eval or None, stats), as build_datasets returns."""
-    import datasets
+def stream_datasets(cfg: DataConfig, tokenizer, evaluation, eval_stats: dict | None, cache_dir: str | None = None):
+    """(train as a datasets.IterableDataset of packed blocks, `evaluation`, stats), as build_datasets returns.
 
-    from knowtune.data.tokenize import build_datasets
+    `evaluation` and `eval_stats` are the eval set, tokenized as without streaming (build_datasets does it).
+    """
+    import datasets
 
     ids = datasets.List(datasets.Value("int32"))
     train = datasets.IterableDataset.from_generator(
@@ -37,10 +38,6 @@ def stream_datasets(cfg: DataConfig, tokenizer, cache_dir: str | None = None):
         features=datasets.Features({"input_ids": ids, "labels": ids}),
     )
     next(iter(train), None)  # a missing file or a bad first record fails now, not steps into training
-    evaluation, eval_stats = None, None
-    if cfg.eval:  # eval sets are small: tokenized and cached as without streaming
-        held_out = cfg.model_copy(update={"train": cfg.eval, "eval": [], "streaming": False})
-        evaluation, _, eval_stats = build_datasets(held_out, tokenizer, cache_dir=cache_dir)
     stats = {
         "shape": "text",
         "streaming": True,

@@ -15,7 +15,7 @@ import yaml
 
 from knowtune.errors import UserError
 from knowtune.models import SHIPPED_MODELS, load_model, load_tokenizer, load_trained, resolve_model
-from knowtune.train import rope
+from knowtune.models import rope
 
 
 @dataclass(frozen=True)

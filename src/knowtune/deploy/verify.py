@@ -16,7 +16,7 @@ from pathlib import Path
 
 from knowtune.errors import UserError
 from knowtune.evaluate.eval_data import EvalDataset, load_eval_dataset, suite_path
-from knowtune.evaluate.generate import generate_answers
+from knowtune.models.generate import generate_answers
 from knowtune.evaluate.qa_metrics import QAScorer
 
 MAX_NEW_TOKENS = 64  # as knowtune eval: a fact fits in a sentence

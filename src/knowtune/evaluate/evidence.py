@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from knowtune.evaluate.eval_data import EvalDataset
-from knowtune.evaluate.generate import generate_batches
+from knowtune.models.generate import generate_batches
 from knowtune.evaluate.qa_metrics import contains
 from knowtune.evaluate.retrieval import BM25Index, Passage, chunk_documents, read_chunks, with_context
 from knowtune.evaluate.stats import accuracy, describe_change, format_accuracy, paired
