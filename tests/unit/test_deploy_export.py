@@ -24,8 +24,9 @@ def _tiny_with_shipped_tokenizer(out, arch):
     from knowtune.models import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
-    shape = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+    # Heads of 64 dimensions: llama.cpp's CPU kernels crash (segfault) on the tiny models' 8-dimension heads.
+    shape = dict(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
                  eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     torch.manual_seed(0)
     config = (LlamaConfig if arch == "llama" else Qwen2Config)(**shape)
