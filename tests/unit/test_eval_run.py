@@ -144,7 +144,9 @@ def test_predictions_file_scoring_with_problems(tmp_path, capsys):
     assert main(["eval", "--predictions", str(qa), "--output_dir", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)["preds"]
     # EM: 1, 0, 0; F1: 1, 2*(1/4)/(5/4) = 0.4, 0.8; contains: 1, 1, 1.
-    assert printed == {"n": 3, "exact_match": pytest.approx(1 / 3), "f1": pytest.approx(2.2 / 3), "contains": 1.0}
+    # contains 3/3, Wilson 95%: [3/(3 + z²), 1] = [0.4385, 1].
+    assert printed == {"n": 3, "exact_match": pytest.approx(1 / 3), "f1": pytest.approx(2.2 / 3), "contains": 1.0,
+                       "contains_ci": pytest.approx([0.4385, 1.0], abs=1e-4)}
     results = json.loads((out / "results.json").read_text())
     assert results["datasets"]["preds"]["records"] == 5
     assert results["datasets"]["preds"]["problems"] == [
