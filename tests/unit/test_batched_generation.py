@@ -26,6 +26,7 @@ def tiny(tmp_path_factory):
     return load_model(path), load_tokenizer(path)
 
 
+@pytest.mark.slow
 def test_batched_generation_equals_one_prompt_at_a_time(tiny):
     model, tokenizer = tiny
     tokenizer.padding_side = "right"
@@ -73,6 +74,7 @@ def test_evaluate_qa_scores_predictions(monkeypatch, tiny):
     }
 
 
+@pytest.mark.slow
 def test_evaluate_qa_runs_the_real_generation(tiny):
     model, tokenizer = tiny
     result = evaluate_qa(model, tokenizer, [{"question": "hello", "answer": "Zorblat"}], max_new_tokens=4)

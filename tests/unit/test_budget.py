@@ -41,6 +41,7 @@ def test_projection_uses_pace_after_the_warm_up_step(monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow
 def test_projection_printed_early_in_a_real_run(tiny_llama, qa_file, tmp_path, capsys):
     from knowtune.config import load_config
     from knowtune.train.config import TrainConfig
@@ -55,6 +56,7 @@ def test_projection_printed_early_in_a_real_run(tiny_llama, qa_file, tmp_path, c
     assert "fits the 8h budget" in (tmp_path / "run" / "training.log").read_text()
 
 
+@pytest.mark.slow
 def test_budget_cli_repeats_and_failed_dataset(tiny_llama, qa_file, tmp_path, capsys):
     common = [f"model={tiny_llama}", f"base_output_dir={tmp_path}", "data.max_seq_length=64", "training.max_steps=2",
               "experiment_name=b"]

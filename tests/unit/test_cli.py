@@ -47,6 +47,7 @@ def test_qlora_without_gpu_is_a_clear_error(tiny_llama, qa_file, tmp_path, fails
                         f"base_output_dir={tmp_path}"], "qlora needs a CUDA GPU")
 
 
+@pytest.mark.slow
 def test_seed_flags_are_config_aliases(tiny_llama, qa_file, tmp_path, capsys):
     argv = ["train", "--model_name_or_path", str(tiny_llama), "--dataset_name", str(qa_file),
             "--learning_rate", "1e-3", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2",
@@ -64,6 +65,7 @@ def test_seed_flags_are_config_aliases(tiny_llama, qa_file, tmp_path, capsys):
     assert "--learning_rate 1e-3" in (tmp_path / "seed" / "train_command.txt").read_text()
 
 
+@pytest.mark.slow
 def test_console_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "knowtune", "train", "--help"], capture_output=True, text=True)
     assert out.returncode == 0

@@ -103,6 +103,7 @@ def real_runs(tiny_llama, tmp_path_factory):
     return dirs
 
 
+@pytest.mark.slow
 def test_compare_real_runs_ranks_by_eval_loss(real_runs, tmp_path):
     summary = write_comparison(real_runs, tmp_path)
     finals = {p.name: json.loads((p / "training_metrics.json").read_text())["eval"]["eval_loss"] for p in real_runs}
@@ -112,6 +113,7 @@ def test_compare_real_runs_ranks_by_eval_loss(real_runs, tmp_path):
     assert all(r["state"] == "finished" and r["step"] == 6 for r in summary["runs"])
 
 
+@pytest.mark.slow
 def test_comparison_html_opens_in_chromium_with_plots(real_runs, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -29,6 +29,7 @@ def train_cli(*args, cwd, env=None):
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_matches_one_process(tiny_llama, qa_file, tmp_path):
     common = [f"model={tiny_llama}", f"data.train={qa_file}", f"base_output_dir={tmp_path}", *COMMON]
     # One process, 4 samples a step; then 2 processes, 2 samples each. Accelerate hands process r the
@@ -155,6 +156,7 @@ def test_deepspeed_configs_save_a_whole_model(tmp_path):
         deepspeed_settings(cfg(f"deepspeed_config={tmp_path / 'missing.json'}"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA GPUs: FSDP and DeepSpeed run only on GPUs")
 @pytest.mark.parametrize("engine", ["fsdp", "deepspeed"])
 def test_sharded_engines_save_a_whole_final_model(engine, tiny_llama, qa_file, tmp_path):

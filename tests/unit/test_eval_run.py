@@ -48,6 +48,7 @@ def run_dir(tiny_llama, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_eval_writes_results_report_predictions_and_tensorboard(tiny_llama, data, tmp_path, capsys):
     qa, text, ner = data
     out = tmp_path / "out"
@@ -84,6 +85,7 @@ def test_eval_writes_results_report_predictions_and_tensorboard(tiny_llama, data
     assert rescored == {k: pytest.approx(v) for k, v in metrics["qa"].items() if k != "batch_size"}
 
 
+@pytest.mark.slow
 def test_records_that_cannot_be_scored_are_counted_and_the_rest_goes_on(tiny_llama, data, tmp_path, capsys):
     qa, _, _ = data
     broken = write_jsonl(tmp_path / "broken.jsonl", [{"question": "Q1?"}, {"question": "Q2?", "answers": []}])
@@ -102,6 +104,7 @@ def test_records_that_cannot_be_scored_are_counted_and_the_rest_goes_on(tiny_lla
     assert "half: 1 of 2 records left out" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_base_on_a_run_directory(run_dir, data, capsys):
     qa, text, _ = data
     assert main(["eval", "--model_path", str(run_dir), "--datasets", str(qa), str(text), "--compare-base",
@@ -122,6 +125,7 @@ def test_compare_base_on_a_run_directory(run_dir, data, capsys):
     assert {p.name for p in (out / "tensorboard").iterdir()} == {"base", "model"}
 
 
+@pytest.mark.slow
 def test_adapter_flag_and_adapter_dir_give_the_same_model(run_dir, tiny_llama, data, tmp_path):
     _, text, _ = data
     common = ["--datasets", str(text), "--max_length", "16", "--stride", "8"]
@@ -144,7 +148,9 @@ def test_predictions_file_scoring_with_problems(tmp_path, capsys):
     assert main(["eval", "--predictions", str(qa), "--output_dir", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)["preds"]
     # EM: 1, 0, 0; F1: 1, 2*(1/4)/(5/4) = 0.4, 0.8; contains: 1, 1, 1.
-    assert printed == {"n": 3, "exact_match": pytest.approx(1 / 3), "f1": pytest.approx(2.2 / 3), "contains": 1.0}
+    # contains 3/3, Wilson 95%: [3/(3 + z²), 1] = [0.4385, 1].
+    assert printed == {"n": 3, "exact_match": pytest.approx(1 / 3), "f1": pytest.approx(2.2 / 3), "contains": 1.0,
+                       "contains_ci": pytest.approx([0.4385, 1.0], abs=1e-4)}
     results = json.loads((out / "results.json").read_text())
     assert results["datasets"]["preds"]["records"] == 5
     assert results["datasets"]["preds"]["problems"] == [
@@ -162,6 +168,7 @@ def test_predictions_file_scoring_with_problems(tmp_path, capsys):
     assert printed["unparsable_where"] == [f"{ner}:2"]
 
 
+@pytest.mark.slow
 def test_generation_metrics_for_the_trainer(tiny_llama, data):
     qa, _, ner = data
     model, tokenizer = load_model(str(tiny_llama)), load_tokenizer(str(tiny_llama))
@@ -173,6 +180,7 @@ def test_generation_metrics_for_the_trainer(tiny_llama, data):
     assert set(extraction) == {"precision", "recall", "f1", "macro_precision", "macro_recall", "macro_f1", "unparsable"}
 
 
+@pytest.mark.slow
 def test_out_of_memory_halves_the_batch_and_reports_the_size(tiny_llama, data, monkeypatch):
     qa, _, _ = data
     model, tokenizer = load_model(str(tiny_llama)), load_tokenizer(str(tiny_llama))

@@ -45,6 +45,7 @@ def token_losses(model, batch) -> torch.Tensor:
     return losses[targets != IGNORE_INDEX]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_padding_free_batch_loss_is_the_sum_of_the_samples_alone(tiny_llama, varied_qa, attention):
     tokenizer, _, rows = samples(tiny_llama, varied_qa)
@@ -62,6 +63,7 @@ def test_padding_free_batch_loss_is_the_sum_of_the_samples_alone(tiny_llama, var
     assert (token_losses(model, one_sample) - alone).abs().max() > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batching", ["padding_free", "by_length"])
 def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa, tmp_path, batching):
     cfg = make_cfg(tiny_llama, varied_qa, tmp_path, "lora.dropout=0")
@@ -93,6 +95,7 @@ def test_knowtune_loss_equals_the_padded_trainer_baseline(tiny_llama, varied_qa,
     assert ours_training.item() == pytest.approx(baseline.item(), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_default_run_trains_on_length_grouped_batches(tiny_llama, qa_file, tmp_path):
     result = run(make_cfg(tiny_llama, qa_file, tmp_path, "training.learning_rate=1e-2", "training.max_steps=8",
                           "training.per_device_train_batch_size=4"))

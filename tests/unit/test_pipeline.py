@@ -1,5 +1,6 @@
 """`knowtune pipeline`: every dataset trained from the base model in turn; a broken one is reported, the rest go on."""
 
+import pytest
 import json
 
 import yaml
@@ -8,6 +9,7 @@ from knowtune.cli import main
 from knowtune.train.state import read_state
 
 
+@pytest.mark.slow
 def test_pipeline_reports_a_broken_dataset_and_continues(tmp_path, qa_file, tiny_llama):
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "a", "answer": "b"}\n{"question": "c", "answer": \n')

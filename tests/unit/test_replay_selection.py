@@ -55,6 +55,7 @@ def test_an_answer_cut_by_the_token_limit_ends_at_its_last_full_sentence():
     assert replay.complete_sentences(" Complete answer ", False) == "Complete answer"
 
 
+@pytest.mark.slow
 def test_replay_mixes_the_base_models_own_answers_at_the_ratio(tiny_llama, qa_file, tmp_path, monkeypatch):
     from knowtune.data import build_datasets
     from knowtune.models.generate import generate_answers
@@ -121,6 +122,7 @@ def test_selection_summary_on_constructed_curves():
     assert summary["chosen_step"] == 16
 
 
+@pytest.mark.slow
 def test_training_keeps_the_checkpoint_selection_chooses(tiny_llama, qa_file, tmp_path, monkeypatch):
     # Scripted metrics per evaluation (base, epochs 1-4): epoch 2 answers the most held-out questions
     # but forgets; epoch 3 is the best that keeps retention; epoch 4 is worse.
@@ -168,6 +170,7 @@ def test_a_bad_replay_prompt_file_names_its_line(tmp_path):
     assert replay.read_prompts(text) == ["Say hello.", "Name a colour."]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batching", ["padding_free", "by_length"])
 def test_replay_distillation_is_zero_for_the_base_model_and_lines_up_with_the_replayed_tokens(
         tiny_llama, qa_file, tmp_path, batching, monkeypatch):

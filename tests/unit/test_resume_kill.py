@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 
 from knowtune.train.checkpoints import MARKER, problem
 
+pytestmark = pytest.mark.slow  # trains, generates with a model or starts processes
 REPO = Path(__file__).resolve().parents[2]
 # 10 steps of 2 samples over 16 records: the run crosses an epoch boundary, and the LR warms up then decays.
 SETTINGS = ["data.max_seq_length=64", "lora.r=4", "lora.alpha=8", "training.max_steps=10",

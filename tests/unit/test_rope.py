@@ -68,6 +68,7 @@ def logits(model) -> torch.Tensor:
         return model.eval()(input_ids=IDS).logits
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_saved_settings_come_back_on_load(method, tiny_llama, qa_file, tmp_path):
     cfg = load_config(TrainConfig, None, [

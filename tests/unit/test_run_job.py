@@ -1,5 +1,6 @@
 """`knowtune run`: documents -> generate -> train (default recipe) -> evaluate -> report, on a tiny model."""
 
+import pytest
 import json
 
 import yaml
@@ -7,6 +8,7 @@ import yaml
 from knowtune.cli import main
 
 
+@pytest.mark.slow
 def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp_path, capsys, monkeypatch):
     # A random tiny model never ends a sentence, so its replay answers would all be cut away: keep them.
     monkeypatch.setattr("knowtune.train.replay.complete_sentences", lambda answer, hit_limit: answer.strip() or "x")

@@ -28,6 +28,7 @@ def write_config(path, model, data, out, stages) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_freeze_then_lora_and_restart_at_stage_2(tiny_llama, qa_file, tmp_path, capsys):
     config = write_config(tmp_path / "staged.yaml", tiny_llama, qa_file, tmp_path / "runs", [
         {"method": "freeze", "freeze": {"trainable_layers": [1]}},
@@ -70,6 +71,7 @@ def test_freeze_then_lora_and_restart_at_stage_2(tiny_llama, qa_file, tmp_path, 
     assert err.count("\n") == 1 and "needs stage 1's result" in err and str(tmp_path / "runs" / "fresh" / "stage-1") in err
 
 
+@pytest.mark.slow
 def test_a_lora_stage_is_merged_before_the_next(tiny_llama, qa_file, tmp_path):
     config = write_config(tmp_path / "merge.yaml", tiny_llama, qa_file, tmp_path / "runs", [
         {"method": "lora"},

@@ -1,5 +1,6 @@
 """`knowtune status`: step, loss, ETA, latest metrics and state of runs in every state."""
 
+import pytest
 import json
 import os
 import time
@@ -22,6 +23,7 @@ def rows(out: str) -> dict[str, str]:
     return {line.split()[0]: line for line in out.splitlines()[1:-1]}
 
 
+@pytest.mark.slow
 def test_status_of_a_folder_of_runs_in_every_state(tiny_llama, qa_file, tmp_path, capsys):
     from knowtune.config import load_config
     from knowtune.train.config import TrainConfig

@@ -73,6 +73,7 @@ def test_scheduler_without_gpus_runs_one_after_another():
     assert {c[1] for c in calls} == {None}
 
 
+@pytest.mark.slow
 def test_grid_trials_pinned_to_chosen_gpus_and_bad_variant_reported(tmp_path, qa_file, tiny_llama, capsys):
     path = write_sweep(tmp_path, tiny_llama, qa_file, variants=[
         {"name": "slow", "training.learning_rate": 1e-4},
@@ -132,6 +133,7 @@ def test_leader_watch_stops_only_running_trials_that_trail(tmp_path):
     assert "trails the leader lead on f1: 0.8 vs 0.9" in json.loads((tmp_path / "far" / STOP_FILE).read_text())["reason"]
 
 
+@pytest.mark.slow
 def test_cpu_sweep_runs_to_the_end_ranks_and_stops_a_trial_early(tmp_path, qa_file, tiny_llama):
     # lr 1e-6 leaves the random model's eval loss where it started (about 6.0): it misses the criterion
     # at epoch 1 and stops; the others learn enough to pass it and train both epochs.
@@ -155,6 +157,7 @@ def test_cpu_sweep_runs_to_the_end_ranks_and_stops_a_trial_early(tmp_path, qa_fi
     assert "stopped_early" in report and (root / "comparison.html").is_file()
 
 
+@pytest.mark.slow
 def test_ray_backend_runs_trials_as_ray_tasks(tmp_path, qa_file, tiny_llama):
     ray = pytest.importorskip("ray")
     path = write_sweep(tmp_path, tiny_llama, qa_file, backend="ray",

@@ -25,6 +25,7 @@ FAST = ["fact_source=model", "question_source=model", "chunk_size_by_token=400",
         "prompts.answer.max_new_tokens=4", "max_attempts=2"]
 
 
+@pytest.mark.slow
 def test_hf_backend_yields_every_reply_at_its_index(tiny_llama):
     backend = HFBackend(str(tiny_llama), batch_size=2, temperature=0.0)
     conversations = [[{"role": "user", "content": text}] for text in ["hello", "What is the capital of France?", "Zorblat"]]
@@ -33,6 +34,7 @@ def test_hf_backend_yields_every_reply_at_its_index(tiny_llama):
     assert [replies[i] for i in range(3)] == expected
 
 
+@pytest.mark.slow
 def test_a_nonsense_model_still_gives_valid_outputs_and_a_rerun_comes_from_the_cache(tiny_llama, tmp_path):
     overrides = [f"data_path={CORPUS}", f"model_name_or_path={tiny_llama}", f"save_dir={tmp_path}", *FAST]
     first = run(load_config(GenerateConfig, None, overrides))
@@ -54,6 +56,7 @@ def test_a_nonsense_model_still_gives_valid_outputs_and_a_rerun_comes_from_the_c
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files behind
 
 
+@pytest.mark.slow
 def test_seed_flags_set_the_config_and_an_empty_result_exits_2(tiny_llama, tmp_path, capsys):
     argv = ["generate", "--data_path", str(CORPUS), "--file_type", "md", "--model_name_or_path", str(tiny_llama),
             "--model_type", "hf", "--chunk_size_by_token", "400", "--qa_amount_per_fact", "3",

@@ -94,6 +94,7 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 def test_clean_run_writes_a_split_with_provenance(serve, tiny_llama, tmp_path):
     server = serve(delay=0.02)
     result = generate(server, tmp_path / "out", tiny_llama)
@@ -117,6 +118,7 @@ def test_clean_run_writes_a_split_with_provenance(serve, tiny_llama, tmp_path):
     assert len({r["persona"] for r in train + heldout}) >= 4
 
 
+@pytest.mark.slow
 def test_faults_lose_and_duplicate_nothing(serve, tiny_llama, tmp_path):
     clean = generate(serve(), tmp_path / "clean", tiny_llama)
     faults = {1: "503", 2: "timeout", 3: "bad_json", 4: "no_choices", 5: "unparseable", 9: "503", 10: "503",
@@ -133,6 +135,7 @@ def test_faults_lose_and_duplicate_nothing(serve, tiny_llama, tmp_path):
         assert len(questions) == len(set(questions))
 
 
+@pytest.mark.slow
 def test_a_flaky_server_drops_rate_limits_and_stalls_yet_every_record_comes_once(serve, tiny_llama, tmp_path):
     clean = generate(serve(), tmp_path / "clean", tiny_llama)
     faults = {1: "drop", 2: "429", 3: "cut", 4: "503", 5: "timeout", 7: "drop", 8: "429", 11: "cut", 12: "timeout",
@@ -151,6 +154,7 @@ def test_a_flaky_server_drops_rate_limits_and_stalls_yet_every_record_comes_once
         assert len(keys) == len(set(keys)), f"a record is duplicated in {name}"
 
 
+@pytest.mark.slow
 def test_a_request_that_keeps_failing_is_skipped_and_done_by_the_next_run(serve, tiny_llama, tmp_path, capsys):
     generate(serve(), tmp_path / "clean", tiny_llama)
     broken = serve(fail_if="Oskerby")
@@ -169,6 +173,7 @@ def test_a_request_that_keeps_failing_is_skipped_and_done_by_the_next_run(serve,
     assert healthy.log and not healthy.prompts() & done
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_repeating_finished_calls(serve, tiny_llama, tmp_path):
     reference = serve()
     generate(reference, tmp_path / "reference", tiny_llama)
@@ -197,6 +202,7 @@ def test_killed_run_resumes_without_repeating_finished_calls(serve, tiny_llama, 
     assert len(finished) + len(again.log) == total
 
 
+@pytest.mark.slow
 def test_the_api_key_is_used_but_never_written(serve, tiny_llama, tmp_path, monkeypatch, capsys):
     secret = "sk-test-0123456789abcdef"
     monkeypatch.setenv("KNOWTUNE_TEST_KEY", secret)

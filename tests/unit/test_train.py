@@ -14,6 +14,8 @@ from knowtune.config import load_config
 from knowtune.train.config import TrainConfig
 from knowtune.train.run import run
 
+pytestmark = pytest.mark.slow  # trains, generates with a model or starts processes
+
 RUN_FILES = {"config.yaml", "train_command.txt", "environment_info.txt", "training.log", "training_metrics.json",
              "losses.npy", "tensorboard", "checkpoints", "final_model"}
 

@@ -4,8 +4,8 @@ For continued pretraining on corpora larger than memory. Nothing is read before 
 (beyond the first block, to fail early on a bad source); each document's tokens (with the BOS the
 tokenizer puts at a document's start, and an EOS at its end) are appended to one running stream,
 cut into blocks of exactly max_seq_length tokens (the last one shorter), so memory holds one batch
-of text and one block whatever the corpus size. A .txt file is one document, read a megabyte at a
-time at line ends: a token that would have spanned a cut (two newlines, say) is two tokens here.
+of text and one block whatever the corpus size. A .txt file is one document, read 64 KB at a time,
+cut at line ends: a token that would have spanned a cut (two newlines, say) is two tokens here.
 No shuffle: blocks come in corpus order. The Trainer resumes a stream by reading it again from the
 start and skipping the batches already trained, so a resumed run sees the blocks it would have seen.
 """
@@ -22,6 +22,7 @@ from knowtune.errors import UserError
 
 STREAMABLE = ".txt, .jsonl, .parquet, a folder of .txt files or a Hub dataset name"
 _BATCH_CHARACTERS = 1 << 20  # text tokenized per tokenizer call: large enough for its speed, small for memory
+_PIECE_CHARACTERS = 1 << 16  # a .txt file is read in pieces this long, which a batch tokenizes in parallel
 
 
 def stream_datasets(cfg: DataConfig, tokenizer, evaluation, eval_stats: dict | None, cache_dir: str | None = None):
@@ -80,13 +81,15 @@ def _packed_blocks(sources: list[str], cfg: DataConfig, tokenizer, cache_dir: st
 
 
 def _batches(pieces: Iterator[tuple[str, bool, bool]]) -> Iterator[list[tuple[str, bool, bool]]]:
-    batch, size = [], 0
+    # The first batches are small: the Trainer and TRL start the stream several times to look at a first
+    # block, and each start would otherwise tokenize a whole megabyte.
+    batch, size, wanted = [], 0, _BATCH_CHARACTERS >> 6
     for piece in pieces:
         batch.append(piece)
         size += len(piece[0])
-        if size >= _BATCH_CHARACTERS:
+        if size >= wanted:
             yield batch
-            batch, size = [], 0
+            batch, size, wanted = [], 0, min(2 * wanted, _BATCH_CHARACTERS)
     if batch:
         yield batch
 
@@ -126,7 +129,7 @@ def _text_file(path: Path) -> Iterator[tuple[str, bool, bool]]:
     first, carry = True, ""
     with path.open(encoding="utf-8-sig", newline="") as file:
         try:
-            while chunk := file.read(_BATCH_CHARACTERS):
+            while chunk := file.read(_PIECE_CHARACTERS):
                 text = carry + chunk
                 cut = text.rfind("\n") + 1  # whole lines only; a line longer than a chunk waits for its end
                 if cut:
