@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from knowtune.config import one_path_is_a_list
+
 Format = Literal["auto", "chat", "alpaca", "qa", "text", "extraction"]
 
 
@@ -81,10 +83,7 @@ class DataConfig(BaseModel):
         ),
     )
 
-    @field_validator("train", "eval", mode="before")
-    @classmethod
-    def _one_path_is_a_list(cls, value):
-        return [value] if isinstance(value, str) else value
+    _one_path_is_a_list = field_validator("train", "eval", mode="before")(one_path_is_a_list)
 
     @model_validator(mode="after")
     def _streamable(self):

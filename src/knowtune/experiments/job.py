@@ -18,10 +18,9 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from knowtune.config import validate
+from knowtune.config import Strict, deep_merge as _deep_merge, one_path_is_a_list, validate
 from knowtune.errors import UserError
 from knowtune.fileio import write_atomic, write_jsonl
-from knowtune.config import Strict, deep_merge as _deep_merge
 from knowtune.train.config import TrainConfig
 
 # The default knowledge-update recipe, chosen by measurement on the demo corpus (docs/recipe.md).
@@ -82,10 +81,7 @@ class RunConfig(Strict):
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
-    @field_validator("data_path", "train_data", "heldout", mode="before")
-    @classmethod
-    def _one_path_is_a_list(cls, value):
-        return [value] if isinstance(value, str) else value
+    _one_path_is_a_list = field_validator("data_path", "train_data", "heldout", mode="before")(one_path_is_a_list)
 
     @model_validator(mode="before")
     @classmethod

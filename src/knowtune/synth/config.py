@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from knowtune.config import Strict
+from knowtune.config import Strict, one_path_is_a_list
 from knowtune.data.ingest import FILE_TYPES
 from knowtune.models import DEFAULT_MODEL
 from knowtune.synth import prompts
@@ -238,10 +238,7 @@ class GenerateConfig(Strict):
         "and the cache of model calls that makes a rerun resume.",
     )
 
-    @field_validator("data_path", mode="before")
-    @classmethod
-    def _one_path_is_a_list(cls, value):
-        return [value] if isinstance(value, str) else value
+    _one_path_is_a_list = field_validator("data_path", mode="before")(one_path_is_a_list)
 
     @field_validator("file_type", mode="before")
     @classmethod
