@@ -45,7 +45,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from knowtune.data.chunk import sentence_spans
 from knowtune.data.ingest import read_documents
-from knowtune.data.tokenize import IGNORE_INDEX, build_datasets
+from knowtune.data import IGNORE_INDEX, build_datasets
 from knowtune.fileio import write_json, write_jsonl
 from knowtune.models import load_tokenizer, resolve_model
 from knowtune.train.config import TrainConfig

@@ -8,7 +8,7 @@ import torch
 from transformers import DataCollatorForSeq2Seq
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-from knowtune.data.tokenize import IGNORE_INDEX, build_datasets
+from knowtune.data import IGNORE_INDEX, build_datasets
 from knowtune.models import load_model, load_tokenizer
 from knowtune.train.trainer import GenerationEvalTrainer
 from knowtune.train.methods import build_model
