@@ -68,14 +68,20 @@ def test_generate_from_documents_alone(tmp_path):
 
     train, heldout = read_jsonl(out / "train.jsonl"), read_jsonl(out / "heldout.jsonl")
     per_fact = {}
+    all_facts = {f["fact"] for f in facts}
     for record in train:
         per_fact.setdefault(record["fact_id"], []).append(record)
-        assert record["answer"] == record["fact"]  # the document's own words, never the model's
+        if record["form"] == "passage":  # "Tell me about ...": several of the document's facts
+            assert record["question"].startswith(("Tell me about ", "What else do you know about ", "介绍一下", "关于"))
+            assert record["answer"].startswith(tuple(all_facts))
+        else:
+            assert record["answer"] == record["fact"]  # the document's own words, never the model's
     for fact in english + chinese:
-        mine = [r for r in train if r["fact"] == fact]
+        mine = [r for r in train if r["fact"] == fact and r["form"] != "passage"]
         assert len(mine) >= 4, fact
-    assert any(r["question"] == "Brennic Lantern Works was founded by whom?" for r in train + heldout)
-    assert any(r["question"] == "What was founded by Mirela Sandoval in 1911?" for r in train + heldout)  # reversed
+    founding = [r for r in train + heldout if r["fact"] == english[1]]
+    assert {"Mirela Sandoval", "1911", "Brennic Lantern Works"} <= {r["key"] for r in founding}  # both directions
+    assert {"in_place", "fronted"} <= {r["form"] for r in founding}
     assert any("哪一年" in r["question"] for r in train + heldout if r["document"].endswith("qinglan.txt"))
     assert {r["split"] for r in heldout} == {"dev", "test"}
     for record in heldout:

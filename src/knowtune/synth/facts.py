@@ -62,11 +62,9 @@ def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, p
     by_form: dict[str, list] = {}
     for q in questions:
         by_form.setdefault(q.form, []).append(q)
-    # Round robin over forms: in place first (the most natural), then fronted, then blanks.
-    ordered = []
-    for i in range(max((len(v) for v in by_form.values()), default=0)):
-        ordered += [by_form[form][i] for form in ("in_place", "fronted", "reworded", "whole", "blank")
-                    if i < len(by_form.get(form, []))]
+    # Every answer span asked in place first (the most natural form), then the other forms, so a cap keeps
+    # every span before it keeps a second form of one.
+    ordered = [q for form in ("in_place", "fronted", "reworded", "whole", "blank") for q in by_form.get(form, [])]
     # The topic as the document refers to it ("the fern"), as a reader's question would.
     if fact.topic and fact.language == "en":
         real = [q for q in questions if q.form in ("in_place", "fronted") and fact.topic in q.text

@@ -61,6 +61,7 @@ def _record(pair: Pair) -> dict:
         "chunk": fact.chunk.index,
         "persona": pair.persona,
         "form": pair.form,
+        "key": pair.key,  # the answer span a templated question asks for
     }
 
 

@@ -265,12 +265,15 @@ def _zh_spans(sentence: str) -> list[Span]:
         kind = _ZH_NAME_TAGS.get(flag)
         # An invented name is cut into pieces ("维尔", "莫尔"; "柯", "守仁"): consecutive name pieces, and a
         # surname's given name, are one name.
-        surname = pending and pending[1] - pending[0] == 1 and pending[2] == "人" and len(word) <= 2
+        surname = pending and pending[1] - pending[0] == 1 and len(word) <= 2
         if kind or (pending and (word in "·•-" or flag in ("ng", "j", "nr", "nrt") or surname)):
             pending = (pending[0], end, pending[2]) if pending else (start, end, kind)
             continue
         if pending:
-            spans.append(Span(*pending))
+            if pending[1] - pending[0] <= 2 and flag.startswith("n") and len(word) <= 3 and word != "的":
+                spans.append(Span(pending[0], end, "名"))  # a name and its noun are one name: "青岚" + "陶坊"
+            else:
+                spans.append(Span(*pending))
             pending = None
     if pending:
         spans.append(Span(*pending))
