@@ -141,13 +141,3 @@ def test_export_ollama_from_an_adapter(tmp_path, smol_tiny_llama, qa_file):
     assert meta["chat_template"] == load_tokenizer(str(smol_tiny_llama)).chat_template
     assert (out / "Modelfile").read_text().startswith(f"FROM ./{gguf_file.name}\n")
     assert not (out / "verify.json").exists()
-
-
-@needs_llama_cpp
-def test_export_gguf_of_a_qwen2_model(tmp_path):
-    from knowtune.cli import main
-    from knowtune.deploy.gguf import metadata
-
-    model = _tiny_with_shipped_tokenizer(tmp_path / "qwen", "qwen2")
-    assert main(["export", str(model), "--format", "gguf", "--no-verify", "--output", str(tmp_path / "out")]) == 0
-    assert metadata(tmp_path / "out" / "qwen-f16.gguf")["architecture"] == "qwen2"
