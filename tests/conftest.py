@@ -66,3 +66,18 @@ def fails_with(capsys):
         return err
 
     return check
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_llama, tmp_path_factory) -> Path:
+    """A run directory holding a LoRA adapter (non-zero weights) on the tiny Llama, as `knowtune train` leaves it."""
+    from peft import LoraConfig, get_peft_model
+
+    from knowtune.models import load_model, load_tokenizer
+
+    run = tmp_path_factory.mktemp("runs") / "run"
+    model = get_peft_model(load_model(str(tiny_llama)), LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    model.save_pretrained(run / "final_model")
+    load_tokenizer(str(tiny_llama)).save_pretrained(run / "final_model")
+    (run / "config.yaml").write_text(f"model: {tiny_llama}\n", encoding="utf-8")
+    return run

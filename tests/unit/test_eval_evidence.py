@@ -9,7 +9,6 @@ from knowtune.errors import UserError
 from knowtune.evaluate.evidence import question_set, recommendation
 from knowtune.evaluate.retrieval import BM25Index, Passage, read_chunks, with_context
 from knowtune.evaluate.stats import accuracy, mcnemar_exact, paired, wilson_interval
-from knowtune.models import load_model, load_tokenizer
 
 
 def test_wilson_interval_matches_hand_computed_values():
@@ -79,18 +78,6 @@ def test_question_set_and_what_to_ship():
     # Equal scores go to the simpler way.
     tie = question_set({"base": base, "tuned": base_r, "base_retrieval": base_r, "tuned_retrieval": base_r})
     assert tie["ship"]["choice"] == "base_retrieval" and tie["ship"]["mcnemar"]["p_value"] == pytest.approx(2 / 64)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_llama, tmp_path_factory):
-    from peft import LoraConfig, get_peft_model
-
-    run = tmp_path_factory.mktemp("runs") / "evidence"
-    model = get_peft_model(load_model(str(tiny_llama)), LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
-    model.save_pretrained(run / "final_model")
-    load_tokenizer(str(tiny_llama)).save_pretrained(run / "final_model")
-    (run / "config.yaml").write_text(f"model: {tiny_llama}\n", encoding="utf-8")
-    return run
 
 
 def test_eval_with_retrieval_asks_four_ways_and_records_intervals(tiny_run, tmp_path, capsys):

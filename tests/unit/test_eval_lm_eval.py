@@ -7,7 +7,6 @@ import pytest
 from knowtune.cli import main
 from knowtune.errors import UserError
 from knowtune.evaluate.lm_eval_tasks import check_names
-from knowtune.models import load_model, load_tokenizer
 
 pytest.importorskip("lm_eval", reason="lm-eval is the optional extra knowtune[lm_eval] (installed by the dev extra)")
 
@@ -35,18 +34,6 @@ metric_list:
   - metric: acc
 """)
     return yaml
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_llama, tmp_path_factory):
-    from peft import LoraConfig, get_peft_model
-
-    run = tmp_path_factory.mktemp("runs") / "lm-eval"
-    model = get_peft_model(load_model(str(tiny_llama)), LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
-    model.save_pretrained(run / "final_model")
-    load_tokenizer(str(tiny_llama)).save_pretrained(run / "final_model")
-    (run / "config.yaml").write_text(f"model: {tiny_llama}\n", encoding="utf-8")
-    return run
 
 
 def test_a_local_task_scores_base_and_tuned_in_the_same_table(tiny_run, tmp_path):

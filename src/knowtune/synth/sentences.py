@@ -53,7 +53,6 @@ class Sentence:
     start: int  # character offsets of the sentence in the document's text
     end: int
     text: str  # the standalone fact
-    original: str  # the sentence as written
     language: str  # "en" or "zh"
     topic: str | None = None  # what the document is about ("The Orlesh fern")
     aliases: tuple[str, ...] = ()  # how the document refers to it ("the fern", "the manufacturer")
@@ -223,5 +222,5 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
         if not _informative(original, lang):
             continue
         fact = context.standalone(original)
-        sentences.append(Sentence(start, end, fact, original, lang, context.topic, tuple(context.aliases)))
+        sentences.append(Sentence(start, end, fact, lang, context.topic, tuple(context.aliases)))
     return sentences
