@@ -90,6 +90,12 @@ def outputs(save_dir: Path) -> dict[str, str]:
     return {name: (save_dir / name).read_text(encoding="utf-8") for name in OUTPUTS}
 
 
+def unquoted(files: dict[str, str]) -> dict[str, str]:
+    """The outputs with the unusable replies they quote left out: which request draws the "unparseable"
+    fault depends on timing, so a skipped call may quote that reply instead of the model's."""
+    return {name: re.sub(r"nothing usable in the reply .*", "nothing usable", text) for name, text in files.items()}
+
+
 def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -132,8 +138,9 @@ def test_faults_lose_and_duplicate_nothing(serve, tiny_llama, tmp_path):
 
     assert {fault for _, fault, _, _ in server.log if fault} == {"503", "timeout", "bad_json", "no_choices", "unparseable"}
     # The only calls skipped are those the clean run skipped too (chunks whose facts all begin with a pronoun).
-    assert result.coverage["skipped_calls"] == clean.coverage["skipped_calls"]
-    assert outputs(tmp_path / "faulty") == outputs(tmp_path / "clean")
+    # (Which request draws the "unparseable" fault depends on timing, so the reason quoted may be that reply.)
+    assert [s["request"] for s in result.coverage["skipped_calls"]] == [s["request"] for s in clean.coverage["skipped_calls"]]
+    assert unquoted(outputs(tmp_path / "faulty")) == unquoted(outputs(tmp_path / "clean"))
     for name in ("train.jsonl", "heldout.jsonl"):
         questions = [r["question"] for r in records(tmp_path / "faulty" / name)]
         assert len(questions) == len(set(questions))
@@ -151,7 +158,8 @@ def test_a_flaky_server_drops_rate_limits_and_stalls_yet_every_record_comes_once
     answered = {json.dumps(m, sort_keys=True): n for n, fault, m, _ in server.log if fault is None}
     for n, fault, messages, _ in server.log:  # every conversation that met a fault was sent again, and answered
         assert fault is None or answered.get(json.dumps(messages, sort_keys=True), 0) > n, (n, fault)
-    assert result.coverage["skipped_calls"] == clean.coverage["skipped_calls"]
+    # (Which request draws the "unparseable" fault depends on timing, so the reason quoted may be that reply.)
+    assert [s["request"] for s in result.coverage["skipped_calls"]] == [s["request"] for s in clean.coverage["skipped_calls"]]
     assert outputs(tmp_path / "flaky") == outputs(tmp_path / "clean")
     for name in ("train.jsonl", "heldout.jsonl", "rejected.jsonl"):
         keys = [(r["fact_id"], r["question"]) for r in records(tmp_path / "flaky" / name)]
