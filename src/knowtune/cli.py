@@ -29,11 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # "knowtune run demo.yaml --overwrite a.b=1": an override after a flag still belongs to the config items.
+    if extra and isinstance(getattr(args, "items", None), list) and not any(e.startswith("-") for e in extra):
+        args.items += extra
+    elif extra:
+        parser.parse_args(argv)  # argparse's own message (and exit 2) for what it does not know
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Library deprecation notices (transformers 5 renames) are for us, not for a user's terminal.
     warnings.filterwarnings("ignore", category=FutureWarning)
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     args.command_line = ["knowtune", *(sys.argv[1:] if argv is None else argv)]
     try:
         return args.func(args)

@@ -78,3 +78,13 @@ def test_output_dir_of_the_seed_script_is_the_run_directory(tmp_path):
 
     args = build_parser().parse_args(["train", "--output_dir", str(tmp_path / "runs" / "exp1"), "--seed", "3"])
     assert seed_overrides(args) == ["training.seed=3", f"base_output_dir={tmp_path / 'runs'}", "experiment_name=exp1"]
+
+
+def test_overrides_may_follow_flags(capsys):
+    from knowtune.cli import parse
+
+    args = parse(["run", "demo.yaml", "--overwrite", "experiment_name=x", "train.training.seed=3"])
+    assert args.items == ["demo.yaml", "experiment_name=x", "train.training.seed=3"] and args.overwrite
+    with pytest.raises(SystemExit) as exit_:
+        parse(["run", "demo.yaml", "--no_such_flag", "experiment_name=x"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --no_such_flag" in capsys.readouterr().err

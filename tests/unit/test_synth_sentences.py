@@ -96,8 +96,20 @@ def test_chinese_questions_ask_in_place():
 
 def test_template_pairs_answer_with_the_fact_and_reach_the_minimum_in_the_personas_voices():
     fact = Fact("d#0/s0", Chunk("d", 0, 0, 10, "x", 3), "", "The tide bell was cast in 1743.", origin="sentence")
-    pairs = template_pairs(fact, is_common, limit=8, at_least=6, personas=["a student", "a journalist"])
-    assert len(pairs) == 6 and all(p.answer == fact.text and p.key == "1743" for p in pairs)
+    pairs = template_pairs(fact, is_common, limit=12, at_least=12, personas=["a student", "a journalist"])
+    assert len(pairs) == 12 and all(p.answer == fact.text and p.key == "1743" for p in pairs)
+    assert {"When was the tide bell cast?", "In which year was the tide bell cast?"} <= {p.question for p in pairs}
     voiced = [p for p in pairs if p.form == "persona"]
     assert voiced and voiced[0].question.startswith("I am a student. ") and voiced[0].persona == "a student"
     assert len(template_pairs(fact, is_common, limit=3, at_least=6, personas=["a student"])) == 3
+
+
+def test_other_wordings_change_one_common_word_or_the_question_word_and_never_a_name():
+    from knowtune.synth.wordings import other_wordings
+
+    asked = other_wordings("Who was Founded Hall founded by?", limit=10)
+    assert asked[:2] == ["Who was Founded Hall established by?", "Which person was Founded Hall founded by?"]
+    assert "Who was Founded Hall started by?" in asked and all("Founded Hall" in q for q in asked)
+    assert other_wordings("How many people does Tarnwick employ?", limit=2) == [
+        "How many persons does Tarnwick employ?", "What number of people does Tarnwick employ?"]
+    assert other_wordings("Why is Qorvath blue?", limit=5) == []

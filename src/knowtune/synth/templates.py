@@ -22,6 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowtune.synth.sentences import NOT_SUBJECTS
+from knowtune.synth.wordings import other_wordings
+
+REWORDINGS_PER_QUESTION = 3  # other wordings of each in-place and fronted question
 
 IsCommon = Callable[[str], bool]  # whether an English word is common (one token of the tokenizer)
 
@@ -310,39 +313,14 @@ def _zh_questions(sentence: str) -> list[Question]:
     return questions
 
 
-# Common words of factual prose and other ways to say them: a question asked in other words is what a
-# reader asks ("Who established Vellmoor?"), and a model learns a fact from several wordings of it.
-_REWORDINGS = {
-    r"\bfounded\b": "established", r"\bestablished\b": "founded", r"\bset up\b": "founded",
-    r"\bheadquartered\b": "based", r"\bbased\b": "located", r"\blocated\b": "situated",
-    r"\bbuilt\b": "constructed", r"\bmade\b": "produced", r"\binvented\b": "created",
-    r"\bemploys\b": "has on its staff", r"\bemployees\b": "workers", r"\bpeople\b": "persons",
-    r"\bbest-known\b": "most famous", r"\bfamous\b": "well-known", r"\bknown for\b": "famous for",
-    r"\bnamed after\b": "named in honour of", r"\bbegan\b": "started", r"\bstarted\b": "began",
-    r"\btakes place\b": "is held", r"\bis held\b": "takes place", r"\bholds\b": "contains",
-    r"\bdescribed\b": "recorded", r"\bfirst\b": "initially", r"\bgrows\b": "reaches",
-    r"\bsells\b": "sold", r"\bopened\b": "set up", r"\bcarries\b": "bears", r"\bdraws\b": "attracts",
-    r"\borganised\b": "run", r"\borganized\b": "run", r"\bcompany\b": "firm", r"\bfirm\b": "company",
-    r"\btown\b": "settlement", r"\bvillage\b": "hamlet", r"\bstudied\b": "was educated",
-    r"\btall\b": "high", r"\bcalled\b": "named", r"\bwon\b": "received", r"\bwrote\b": "authored",
-    r"\bdied\b": "passed away", r"\bborn\b": "born", r"\blargest\b": "biggest", r"\bsmall\b": "little",
-    r"\bbig\b": "large", r"\bold\b": "aged", r"\bremain\b": "are left", r"\bsurvive\b": "last",
-}
-
-
-def reworded(question: str) -> str | None:
-    """The question with its first common word said another way, or None when it has none of them."""
-    for pattern, other in _REWORDINGS.items():
-        if re.search(pattern, question) and other not in question:
-            return re.sub(pattern, other, question, count=1)
-    return None
-
-
 def fact_questions(sentence: str, language: str, is_common: IsCommon) -> list[Question]:
     """Every templated question about one standalone fact, in the fact's language."""
     if language == "zh":
         return _zh_questions(sentence)
     questions = _en_questions(sentence, is_common)
-    extra = [Question(other, q.answer, "reworded") for q in questions
-             if q.form in ("in_place", "fronted") and (other := reworded(q.text))]
+    others = [other_wordings(q.text, REWORDINGS_PER_QUESTION) for q in questions if q.form in ("in_place", "fronted")]
+    answers = [q.answer for q in questions if q.form in ("in_place", "fronted")]
+    # Each question's first other wording, then each one's second: a cap keeps one of every question's first.
+    extra = [Question(o[k], answer, "reworded") for k in range(REWORDINGS_PER_QUESTION)
+             for o, answer in zip(others, answers) if k < len(o)]
     return questions + extra
