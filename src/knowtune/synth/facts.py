@@ -62,15 +62,24 @@ def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, p
     by_form: dict[str, list] = {}
     for q in questions:
         by_form.setdefault(q.form, []).append(q)
-    # Every answer span asked in place first (the most natural form), then the other forms, so a cap keeps
-    # every span before it keeps a second form of one.
-    ordered = [q for form in ("in_place", "fronted", "reworded", "whole", "blank") for q in by_form.get(form, [])]
+    # Every answer span asked first in its shortest real question (the most natural: what a reader asks), then
+    # the other forms, so a cap keeps every span before it keeps a second form of one.
+    shortest = sorted((q for q in questions if q.form in ("in_place", "fronted")), key=lambda q: len(q.text.split()))
+    first, spans = [], set()
+    for q in shortest:
+        if q.answer not in spans:
+            spans.add(q.answer)
+            first.append(q)
+    ordered = first + [q for form in ("fronted", "reworded", "in_place", "whole", "blank")
+                       for q in (shortest if form in ("in_place", "fronted") else by_form.get(form, []))
+                       if q.form == form and q not in first]
     # The topic as the document refers to it ("the fern"), as a reader's question would.
     if fact.topic and fact.language == "en":
         real = [q for q in questions if q.form in ("in_place", "fronted") and fact.topic in q.text
                 and q.answer not in fact.topic]
-        aliased = [Question(capitalise(re.sub(rf"{re.escape(fact.topic)}(?:'s|'(?!\w))?",
-                                              lambda m: alias + ("'s" if m.group() != fact.topic else ""), q.text, count=1)),
+        name = re.escape(re.sub(r"^(?:The|A|An) ", "", fact.topic))  # "(The) Qorvath Ridge Observatory"
+        aliased = [Question(capitalise(re.sub(rf"(?:\b[Tt]he )?{name}('s|'(?!\w))?",
+                                              lambda m: alias + ("'s" if m.group(1) else ""), q.text, count=1)),
                             q.answer, "alias")
                    for alias, q in zip(fact.aliases, real * len(fact.aliases))]
         ordered[1:1] = aliased[:2]

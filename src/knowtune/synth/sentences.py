@@ -18,14 +18,18 @@ from knowtune.data.chunk import sentence_spans
 from knowtune.evaluate.qa_metrics import _is_cjk
 
 # Leading words that lean on an earlier sentence, and what replaces them.
-_PRONOUN = re.compile(r"^(It|He|She|They|This|These)\b(?!'s)")
+_PRONOUN = re.compile(r"^(It|He|She|They|(?:This|These)(?=\s+(?:is|was|are|were|has|have|had|[a-z]+ed)\b))\b(?!'s)")
+# An opening phrase before a pronoun subject: "Between 1998 and 2003 she led ...", "In 1954, it ...".
+_OPENER_THEN_PRONOUN = re.compile(
+    r"^((?:In|On|At|By|Between|After|Before|During|From|Since|Until|Over|For|With|Under|Within|Throughout)\b[^.;:]{0,60}?),?\s+"
+    r"(he|she|it|they)\s+(?=[a-z])")
 _POSSESSIVE = re.compile(r"^(Its|His|Her|Their)\b")
 _PERSON_PRONOUNS = {"He", "She", "His", "Her"}
 _TITLES = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|Dame|Lady|Lord|Saint|St)\.?"
 # Nouns a text uses to point back at its topic ("The company", "the town"); the topic's own
 # description in the first sentence adds its noun ("a maker of ..." -> "The maker").
 _GENERIC_NOUNS = frozenset(
-    """company firm business town village city island school university college museum festival team club band
+    """company firm business town village city island school university college museum festival event team club band
     project organisation organization society institute group river lake mountain ship device machine product plant
     animal species tool book building bridge church castle market brand restaurant hotel farm factory laboratory lab
     station park garden fair scientist inventor engineer artist writer author man woman family region country state
@@ -100,8 +104,10 @@ def _en_subject(sentence: str) -> str | None:
 
 def _en_description_noun(sentence: str) -> str | None:
     """'town' of 'Vellmoor is a small fishing town on ...', 'maker' of '... is a maker of ...'."""
-    found = re.search(r"\b(?:is|was)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for|found|based|made|located|known|called|named|built|used)\b|[,.]|$)", sentence)
-    return found.group(2) if found else None
+    found = re.search(r"(?:\b(?:is|was)|^[^,]{3,80},)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for|found|based|made|located|known|called|named|built|used|held)\b|[,.]|$)", sentence)
+    if not found or found.group(2) in ("best", "well", "most", "also", "first", "only", "now") or found.group(2).endswith("ly"):
+        return None  # "... an author best known for ...": an adverb, not the noun
+    return found.group(2)
 
 
 def _zh_subject(sentence: str) -> str | None:
@@ -125,6 +131,8 @@ class _Context:
         self.person: str | None = None
         self.aliases: list[str] = []
         self.last_thing: str | None = None  # the last subject that is not a person: what a later "it" means
+        self.described = False
+        self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
 
     def standalone(self, sentence: str) -> str:
         return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
@@ -138,7 +146,11 @@ class _Context:
             if opener := re.match(r"^(?:Nowadays|Today|Now|Later|Then|Still|Also|Originally|Eventually|[A-Z][a-z]+ly),?\s+"
                                   r"(?=(?:it|he|she|they|its|his|her|their)\b)", text):
                 text = text[opener.end()].upper() + text[opener.end() + 1:] + f" ({opener.group().strip(' ,')})"
-            if m := _PRONOUN.match(text):
+            if m := _OPENER_THEN_PRONOUN.match(text):
+                ref = person if m.group(2) in ("he", "she") else (self.topic if m.group(2) == "they" else thing)
+                ref = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", ref)
+                text = text[: m.start(2)] + ref + text[m.end(2):]
+            elif m := _PRONOUN.match(text):
                 ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "They" else thing)
                 text = ref + text[m.end():]
             elif m := _POSSESSIVE.match(text):
@@ -147,6 +159,11 @@ class _Context:
             elif (m := re.match(r"^The ([a-z]+)\b('s)?", text)) and m.group(1) in self.topic_nouns \
                     and not self._mentions_topic(text):
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
+            elif not self._mentions_topic(text) and (m := self._alias_inside(text)):
+                # "Today the observatory is operated by ...", "staff at the station discovered ...": the topic's
+                # own nouns later in the sentence point back at it too.
+                topic = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)
+                text = text[: m.start()] + (_possessive(topic) if m.group(2) else topic) + text[m.end():]
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
                 # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
@@ -158,6 +175,8 @@ class _Context:
         subject = _en_subject(text)
         if self.topic is None:
             self.topic = subject or re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
+        if not self.described:  # the first sentence describes the topic, after a heading too
+            self.described = True
             self._add_topic_nouns(sentence)
         if subject and subject != self.person and (subject.split()[0] in ("The", "A", "An") or subject in self.topic):
             self.last_thing = subject
@@ -166,6 +185,13 @@ class _Context:
         for m in re.finditer(rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)", text):
             self.person = m.group(0).strip() if re.match(_TITLES, m.group(0)) else m.group(1)
         return text
+
+    def _alias_inside(self, text: str) -> re.Match | None:
+        """The first "the <noun>" in the text that the document uses for its topic ("the observatory")."""
+        nouns = [a.split()[-1] for a in self.aliases if a.startswith("the ")]
+        if not nouns:
+            return None
+        return re.search(rf"\b[Tt]he ({'|'.join(map(re.escape, nouns))})\b('s)?(?![\w-])", text)
 
     def _mentions_topic(self, text: str) -> bool:
         """Whether the text names the topic: one of its capitalised words ("Quillmere"), not "a paper lantern"."""
@@ -180,8 +206,10 @@ class _Context:
                 self.aliases.append(f"the {noun}")
                 if noun in _BUSINESS_NOUNS:
                     self.aliases += ["the company", "the firm"]
-        if head := re.search(r"\b([a-z]{3,})$", re.sub(r"\s*\([^)]*\)", "", self.topic or "")):
-            self.aliases.insert(0, f"the {head.group(1)}")  # "The Orlesh fern" -> "the fern"
+        if head := re.search(r"\b([A-Za-z]{3,})$", re.sub(r"\s*\([^)]*\)", "", self.topic or "")):
+            noun = head.group(1).lower()  # "The Orlesh fern" -> "the fern", "Qorvath Ridge Observatory" -> "the observatory"
+            if head.group(1).islower() or f"the {noun}" in self.text:
+                self.aliases.insert(0, f"the {noun}")
         self.aliases = list(dict.fromkeys(self.aliases))
         self.topic_nouns |= {w.lower() for w in re.findall(r"[A-Za-z]+", self.topic or "")} - _EN_FUNCTION
 
@@ -213,6 +241,7 @@ class _Context:
 def document_sentences(text: str, lang: str) -> list[Sentence]:
     """Every informative sentence of a document, standalone, in order; headings set the topic."""
     context = _Context(lang)
+    context.text = text.lower()
     sentences = []
     for start, end in sentence_spans(text):
         original = text[start:end].strip()

@@ -114,7 +114,7 @@ def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
         noun = (m.group(2) or "").strip()
         if noun and noun not in _FUNCTION:
             add(m.start(), m.end(), "count")
-        elif m.group(1)[0].isdigit():
+        elif m.group(1)[0].isdigit() and sentence[m.end(1) : m.end(1) + 1] != "-":  # not "1.6-metre"
             add(m.start(1), m.end(1), "number")
     for m in re.finditer(r"\b[a-z]{5,}\b(?![-'’])", sentence):
         # A rare noun ("serpentil"); words that look like verb forms are left to the phrase fallback.
@@ -226,6 +226,8 @@ def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
         start, wh = _wh(span, sentence, subject)
         head = sentence[:start]
         in_place = (head + (wh if head.strip() else capitalise(wh)) + " " + _tail(sentence, span.end).strip()).strip()
+        if len(in_place.split()) < 4:  # "In what year?": the clause was cut away, nothing is asked
+            continue
         questions.append(Question(re.sub(r"\s+", " ", in_place) + "?", answer, "in_place"))
         # The whole sentence around the question phrase: the other names in it point to the answer too.
         whole = head + (wh if head.strip() else capitalise(wh)) + re.sub(r"^(?:'s|’s|'|’)", "", sentence[span.end :])
@@ -313,11 +315,51 @@ def _zh_questions(sentence: str) -> list[Question]:
     return questions
 
 
+_OPENER = re.compile(
+    r"^(?:(?:Today|Nowadays|Now|Currently|Originally|Later|Eventually|Since then|At first|In total|Together),?"
+    r"|(?P<when>(?:In|By|Since|From|Until|On)\s+(?:the\s+)?(?:early\s+|late\s+|mid-)?"
+    r"(?:\d{4}s?|(?:\d{1,2}\s+)?[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},\s+\d{4})),)\s+"
+)
+_AND_VERB = re.compile(r",?\s+and\s+(?=(?:is|was|are|were|has|had|have|[a-z]{3,}(?:ed|es|s))\s)")
+
+
+def _views(sentence: str) -> list[str]:
+    """Shorter standalone clauses of a fact that a reader's question would be built from, besides the fact:
+    an opening "Today"/"In 1954," moved out of the way ("Staff at X discovered the comet P in 1954"), and a
+    second verb phrase given its subject ("X is operated by U and employs 63 people" -> "X employs 63 people")."""
+    from knowtune.synth.sentences import NOT_SUBJECTS, _en_subject
+
+    body = _body_start(sentence)
+    clause = sentence[body:]
+    views = []
+    if m := _OPENER.match(clause):
+        rest = clause[m.end() :]
+        main = re.split(r",\s+(?:which|who|where|when|while)\s", rest)[0].rstrip(" .")
+        when = f" {m.group('when')[0].lower()}{m.group('when')[1:]}" if m.group("when") else ""
+        clause = capitalise(main + when) + "."
+        if clause.split()[0] not in NOT_SUBJECTS:
+            views.append(clause)
+    subject = _en_subject(clause)
+    if subject and (m := _AND_VERB.search(clause)) and m.start() > len(subject):
+        first, second = clause[: m.start()].rstrip(" ,"), clause[m.end() :]
+        if not re.search(r"\b(?:and|or)\s*$", first):
+            aux = re.match(rf"{re.escape(subject)}\s+(is|was|are|were|has|have|had)\s", clause)
+            shared = f" {aux.group(1)}" if aux and re.match(r"[a-z]+ed\s", second) else ""  # "was destroyed ... and replaced"
+            views += [first + ".", f"{subject}{shared} {second}"]
+    prefix = sentence[:body]
+    return [prefix + v for v in views if prefix + v != sentence]
+
+
 def fact_questions(sentence: str, language: str, is_common: IsCommon) -> list[Question]:
     """Every templated question about one standalone fact, in the fact's language."""
     if language == "zh":
         return _zh_questions(sentence)
     questions = _en_questions(sentence, is_common)
+    asked = {q.text for q in questions}
+    for view in _views(sentence):  # shorter questions from its clauses: the kind a reader asks
+        questions += [q for q in _en_questions(view, is_common)
+                      if q.form in ("in_place", "fronted") and q.text not in asked and q.answer in sentence
+                      and not asked.add(q.text)]
     others = [other_wordings(q.text, REWORDINGS_PER_QUESTION) for q in questions if q.form in ("in_place", "fronted")]
     answers = [q.answer for q in questions if q.form in ("in_place", "fronted")]
     # Each question's first other wording, then each one's second: a cap keeps one of every question's first.
