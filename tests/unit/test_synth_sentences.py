@@ -113,3 +113,33 @@ def test_other_wordings_change_one_common_word_or_the_question_word_and_never_a_
     assert other_wordings("How many people does Tarnwick employ?", limit=2) == [
         "How many persons does Tarnwick employ?", "What number of people does Tarnwick employ?"]
     assert other_wordings("Why is Qorvath blue?", limit=5) == []
+
+
+def test_the_topics_own_nouns_and_a_pronoun_after_an_opening_phrase_point_back_at_it():
+    text = ("Brannock Ridge Observatory\n\nThe Brannock Ridge Observatory is an astronomical research station on "
+            "Mount Tell. Today the observatory is run by Drammel University. In 1954, staff at the station found a "
+            "comet.")
+    person = "Mira Hollis is a cartographer best known for her atlas. Between 1998 and 2003 she led four expeditions. " \
+             "This year 12 boats took part."
+    assert facts_of(text) + facts_of(person) == [
+        "The Brannock Ridge Observatory is an astronomical research station on Mount Tell.",
+        "Today the Brannock Ridge Observatory is run by Drammel University.",
+        "In 1954, staff at the Brannock Ridge Observatory found a comet.",
+        "Mira Hollis is a cartographer best known for her atlas.",  # "best" is not a noun for her
+        "Between 1998 and 2003 Mira Hollis led four expeditions.",
+        "Mira Hollis: This year 12 boats took part.",  # "This year" is not a pronoun
+    ]
+
+
+def test_questions_are_also_asked_from_the_shorter_clauses_of_a_fact():
+    fact = "Today the Brannock Observatory is operated by Drammel University and employs 63 people."
+    asked = {(q.text, q.answer) for q in fact_questions(fact, "en", is_common)}
+    assert ("How many people does the Brannock Observatory employ?", "63 people") in asked
+    assert ("What is the Brannock Observatory operated by?", "Drammel University") in asked
+    moved = {q.text for q in fact_questions("In 1954, staff at Brannock discovered the comet Pellin, which glows.",
+                                            "en", is_common)}
+    assert "Staff at Brannock discovered the comet Pellin in what year?" in moved
+    assert not any(len(q.split()) < 4 for q in moved)  # no "In what year?" left of a cut clause
+    pairs = template_pairs(Fact("d#0/s0", Chunk("d", 0, 0, 10, "x", 3), "", fact, origin="sentence"), is_common,
+                           limit=3, at_least=3, personas=["a student"])
+    assert pairs[0].question == "Who operated the Brannock Observatory?" or len(pairs[0].question.split()) <= 8

@@ -235,6 +235,8 @@ class _Context:
         """A heading names the topic: "Vellmoor, a harbour town" -> "Vellmoor"."""
         if self.topic is None:
             self.topic = re.split(r"[,:;—–(（，：]| - ", heading)[0].strip() or None
+            if self.topic and f"the {self.topic.lower()}" in self.text and not self.topic.startswith("The "):
+                self.topic = "The " + self.topic  # the text says "The Qorvath Ridge Observatory"
             self._add_topic_nouns(heading)
 
 

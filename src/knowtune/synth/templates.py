@@ -210,6 +210,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
         if lemma is None:
             return None
         do = "did" if verb.endswith("ed") else "does"
+        subject = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
         middle = clause[m.end() : middle_end].strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None
