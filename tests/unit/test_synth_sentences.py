@@ -143,3 +143,9 @@ def test_questions_are_also_asked_from_the_shorter_clauses_of_a_fact():
     pairs = template_pairs(Fact("d#0/s0", Chunk("d", 0, 0, 10, "x", 3), "", fact, origin="sentence"), is_common,
                            limit=3, at_least=3, personas=["a student"])
     assert pairs[0].question == "Who operated the Brannock Observatory?" or len(pairs[0].question.split()) <= 8
+
+
+def test_span_first_answers_lead_with_the_answer_span():
+    fact = Fact("d#0/s0", Chunk("d", 0, 0, 10, "x", 3), "", "The tide bell was cast in 1743.", origin="sentence")
+    pairs = template_pairs(fact, is_common, limit=4, at_least=4, personas=["a student"], span_first=True)
+    assert pairs and all(p.answer == "1743. The tide bell was cast in 1743." for p in pairs)

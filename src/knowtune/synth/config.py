@@ -209,6 +209,11 @@ class GenerateConfig(Strict):
         "several forms, answered with the fact itself (no model); model: personas' questions and the model's answers, "
         "checked against the fact; both; auto: templates for hf, both for vllm and openai.",
     )
+    template_answers: Literal["fact", "span_then_fact"] = Field(
+        "fact",
+        description="What a templated question is answered with: the fact (the document's sentence), or the answer span "
+        "first and then the fact ('1743. The Vellmoor tide bell was cast in 1743.').",
+    )
     max_template_pairs_per_fact: int = Field(
         8, gt=0, description="Templated questions kept per fact (before the held-out ones are taken out)."
     )

@@ -52,7 +52,14 @@ def sentence_facts(chunk: Chunk, sentences: list[Sentence]) -> list[Fact]:
     ]
 
 
-def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, personas: list[str]) -> list[Pair]:
+def _answer(fact: Fact, key: str, span_first: bool) -> str:
+    if not span_first:
+        return fact.text
+    return f"{capitalise(key)}{'。' if fact.language == 'zh' else '. '}{fact.text}"
+
+
+def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, personas: list[str],
+                   span_first: bool = False) -> list[Pair]:
     """Up to `limit` questions about `fact`, alternating answer spans and forms so each span is asked.
 
     A fact with few answer spans has few forms; its real questions are asked again in the voice of
@@ -83,12 +90,12 @@ def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, p
                             q.answer, "alias")
                    for alias, q in zip(fact.aliases, real * len(fact.aliases))]
         ordered[1:1] = aliased[:2]
-    pairs = [Pair(fact, None, q.text, fact.text, key=q.answer, form=q.form) for q in ordered[:limit]]
+    pairs = [Pair(fact, None, q.text, _answer(fact, q.answer, span_first), key=q.answer, form=q.form) for q in ordered[:limit]]
     real = [q for q in ordered if q.form in HELDOUT_FORMS] or ordered
     for k in range(min(at_least, limit) - len(pairs) if real else 0):
         q, persona = real[k % len(real)], personas[k % len(personas)]
         voice = f"我是{persona}。" if fact.language == "zh" else f"I am {persona}. "
-        pairs.append(Pair(fact, persona, voice + q.text, fact.text, key=q.answer, form="persona"))
+        pairs.append(Pair(fact, persona, voice + q.text, _answer(fact, q.answer, span_first), key=q.answer, form="persona"))
     return pairs
 
 

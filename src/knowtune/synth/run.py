@@ -48,7 +48,8 @@ def run(cfg: GenerateConfig) -> GenerateResult:
         is_common = _common_words(tokenizer)
         at_least = cfg.min_train_pairs_per_fact + cfg.heldout_per_fact
         pairs = [p for f in facts
-                 for p in template_pairs(f, is_common, cfg.max_template_pairs_per_fact, at_least, cfg.personas)]
+                 for p in template_pairs(f, is_common, cfg.max_template_pairs_per_fact, at_least, cfg.personas,
+                                           span_first=cfg.template_answers == "span_then_fact")]
         pairs += passage_pairs(facts, cfg.seed)
 
     save_dir = Path(cfg.save_dir)

@@ -64,7 +64,6 @@ OTHER_WORDS: dict[str, tuple[str, ...]] = {
     "became": ("turned into", "grew into"),
     "joined": ("entered", "became part of"),
     "married": ("wed",),
-    "born": ("brought into the world",),
     "died": ("passed away",),
     "retired": ("stepped down",),
     "moved": ("relocated", "went"),
