@@ -149,3 +149,10 @@ def test_span_first_answers_lead_with_the_answer_span():
     fact = Fact("d#0/s0", Chunk("d", 0, 0, 10, "x", 3), "", "The tide bell was cast in 1743.", origin="sentence")
     pairs = template_pairs(fact, is_common, limit=4, at_least=4, personas=["a student"], span_first=True)
     assert pairs and all(p.answer == "1743. The tide bell was cast in 1743." for p in pairs)
+
+
+def test_chinese_invented_names_units_and_short_clause_questions():
+    asked = {(q.text, q.answer) for q in fact_questions("岚溪镇位于溯阳省北部，距省会溯州约145公里。", "zh", is_common)}
+    assert ("岚溪镇位于哪里北部，距省会溯州约145公里？", "溯阳省") in asked  # "溯" + "阳省" is one name
+    assert ("岚溪镇距省会溯州约多少公里？", "145公里") in asked  # the later clause with its subject, the whole unit
+    assert ("岚溪镇距省会哪里约145公里？", "溯州") in asked

@@ -71,7 +71,7 @@ def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, p
         by_form.setdefault(q.form, []).append(q)
     # Every answer span asked first in its shortest real question (the most natural: what a reader asks), then
     # the other forms, so a cap keeps every span before it keeps a second form of one.
-    shortest = sorted((q for q in questions if q.form in ("in_place", "fronted")), key=lambda q: len(q.text.split()))
+    shortest = sorted((q for q in questions if q.form in ("in_place", "fronted")), key=lambda q: len(q.text) if fact.language == "zh" else len(q.text.split()))
     first, spans = [], set()
     for q in shortest:
         if q.answer not in spans:

@@ -255,20 +255,31 @@ def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
 
 # Chinese: jieba's part-of-speech tags name the spans; every question keeps the word order.
 _ZH_NAME_TAGS = {"nr": "人", "nrt": "人", "nrfg": "人", "ns": "地", "nt": "名", "nz": "名", "eng": "名"}
-_ZH_CLASSIFIER = re.compile(r"^(\d[\d,.]*|[一二三四五六七八九十百千万两零]+)\s*([年名个位座家条种件次岁米吨元人项所株只台层公里千克])")
+_ZH_MORPHEME = {"vg", "ng", "ag", "tg", "dg", "g"}
+_ZH_PLACE_SUFFIX = set("省市县镇村乡河江湖山岛州峰谷湾港")
+_ZH_UNITS = "公里|千米|千克|公斤|平方米|平方公里|公顷|厘米|毫米|小时|分钟|年|名|个|位|座|家|条|种|件|次|岁|米|吨|元|人|项|所|株|只|台|层|天|月|倍|度"
+_ZH_CLASSIFIER = re.compile(rf"^(\d[\d,.]*|[一二三四五六七八九十百千万两零]+)\s*(?:多|余)?({_ZH_UNITS})")
 
 
 def _zh_spans(sentence: str) -> list[Span]:
     import jieba.posseg
 
     body = _body_start(sentence)
-    spans, position, pending = [], 0, None
+    spans, position, pending, prev = [], 0, None, None
     for word, flag in jieba.posseg.lcut(sentence):
         start, end = position, position + len(word)
         position = end
         if start < body:
             continue
         kind = _ZH_NAME_TAGS.get(flag)
+        # A rare character jieba leaves alone as a morpheme ("溯" + "阳省", "霁" + "川河", "溯" + "州") begins the name.
+        lead = prev if prev and prev[3] in _ZH_MORPHEME and prev[1] - prev[0] == 1 and not pending else None
+        prev = (start, end, word, flag)
+        if lead and not kind and word in _ZH_PLACE_SUFFIX:
+            spans.append(Span(lead[0], end, "地"))
+            continue
+        if lead and kind:
+            start = lead[0]
         # An invented name is cut into pieces ("维尔", "莫尔"; "柯", "守仁"): consecutive name pieces, and a
         # surname's given name, are one name.
         surname = pending and pending[1] - pending[0] == 1 and len(word) <= 2
@@ -297,7 +308,25 @@ def _zh_spans(sentence: str) -> list[Span]:
     return sorted(spans, key=lambda s: s.start)
 
 
-def _zh_questions(sentence: str) -> list[Question]:
+def _zh_views(stem: str) -> list[str]:
+    """The later clauses of a Chinese fact with its subject in front: "岚溪镇位于...,距省会溯州约145公里" ->
+    "岚溪镇距省会溯州约145公里", the short question a reader asks."""
+    from knowtune.synth.sentences import _zh_subject
+
+    body = _body_start(stem)
+    subject = _zh_subject(stem[body:]) or (stem[: body].rstrip("：: ") or None)
+    clauses = re.split(r"[，,；;]", stem[body:])
+    if not subject or len(clauses) < 2:
+        return []
+    views = []
+    for clause in clauses[1:]:
+        clause = clause.strip()
+        if len(clause) >= 4 and not clause.startswith(subject):
+            views.append(subject + re.sub(r"^(?:并|且|而且|还|也|并且)", "", clause))
+    return views
+
+
+def _zh_questions(sentence: str, views: bool = True) -> list[Question]:
     questions = []
     stem = sentence.rstrip("。！？!?.；;")
     for span in _zh_spans(stem):
@@ -305,7 +334,8 @@ def _zh_questions(sentence: str) -> list[Question]:
         if span.kind == "年":
             wh = "哪一年"
         elif span.kind == "数":
-            wh = "多少" + answer[-1]
+            unit = _ZH_CLASSIFIER.match(answer)
+            wh = "多少" + (unit.group(2) if unit else "")
         else:
             wh = {"人": "谁", "地": "哪里"}.get(span.kind, "什么")
         # A Chinese question keeps the word order and the whole sentence: "柯婉霁：哪一年,她在...开设了第一家工坊？"
@@ -313,6 +343,11 @@ def _zh_questions(sentence: str) -> list[Question]:
         questions.append(Question(question + "？", answer, "in_place"))
         questions.append(Question(f"请问，{question}？", answer, "fronted"))
         questions.append(Question(f"填空：{stem[: span.start]}____{stem[span.end :]}。", answer, "blank"))
+    if views:
+        asked = {q.text for q in questions}
+        for view in _zh_views(stem):
+            questions += [q for q in _zh_questions(view, views=False)
+                          if q.form != "blank" and q.text not in asked and q.answer in stem and not asked.add(q.text)]
     return questions
 
 
