@@ -95,6 +95,7 @@ def test_check_fails_on_two_lost_questions_and_names_the_cause():
     assert verify.diagnose(table, "the GGUF holds no chat template", "f16").startswith("template")
 
 
+@pytest.mark.slow  # merges, converts and asks the exported model
 def test_export_merged_is_checked_and_never_overwrites(tmp_path, tiny_llama, qa_file, fails_with, capsys):
     from knowtune.cli import main
 
@@ -125,6 +126,7 @@ def test_export_refuses_bad_input_in_one_line(tmp_path, fails_with):
 
 
 @needs_llama_cpp
+@pytest.mark.slow  # merges, converts and asks the exported model
 def test_export_ollama_from_an_adapter(tmp_path, smol_tiny_llama, qa_file):
     from knowtune.cli import main
     from knowtune.deploy.gguf import metadata

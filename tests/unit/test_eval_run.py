@@ -126,6 +126,40 @@ def test_compare_base_on_a_run_directory(run_dir, data, capsys):
 
 
 @pytest.mark.slow
+def test_the_base_models_answers_are_kept_across_evaluations(run_dir, data, tmp_path, capsys):
+    qa, text, _ = data
+    argv = ["eval", "--model_path", str(run_dir), "--datasets", str(qa), str(text), "--compare-base",
+            "--max_new_tokens", "4", "--max_length", "16", "--stride", "8"]
+
+    def evaluate(*extra, out="out"):
+        capsys.readouterr()
+        assert main([*argv, "--output_dir", str(tmp_path / out), *extra]) == 0
+        results = json.loads((tmp_path / out / "results.json").read_text())
+        return results, capsys.readouterr().out
+
+    first, said = evaluate()
+    assert "earlier evaluation" not in said and "[base] loading" in said
+    again, said = evaluate(out="again")
+    assert said.count("[base] qa: the answers of an earlier evaluation") == 1
+    assert "[base] notes: the answers of an earlier evaluation" in said
+    assert "[base] loading" not in said  # nothing left to ask it: the base model is not even loaded
+    assert "[model] loading" in said  # a model with an adapter is always asked
+    assert again["results"] == first["results"]
+    kept = (tmp_path / "again" / "predictions" / "base" / "qa.jsonl").read_text()
+    assert kept == (tmp_path / "out" / "predictions" / "base" / "qa.jsonl").read_text()
+
+    _, said = evaluate("--fresh_answers", out="fresh")
+    assert "earlier evaluation" not in said and "[base] loading" in said
+    _, said = evaluate("--max_new_tokens", "3", out="shorter")  # another setting: asked again
+    assert "[base] qa: the answers" not in said
+    with qa.open("a", encoding="utf-8") as f:  # one more record: that file is asked again, the other is not
+        f.write(json.dumps({"question": "And Spain?", "answer": "Madrid"}) + "\n")
+    changed, said = evaluate(out="changed")
+    assert "[base] qa: the answers" not in said and "[base] notes: the answers" in said
+    assert changed["results"]["base"]["qa"]["n"] == 4
+
+
+@pytest.mark.slow
 def test_adapter_flag_and_adapter_dir_give_the_same_model(run_dir, tiny_llama, data, tmp_path):
     _, text, _ = data
     common = ["--datasets", str(text), "--max_length", "16", "--stride", "8"]

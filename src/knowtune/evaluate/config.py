@@ -91,7 +91,12 @@ class EvalConfig(BaseModel):
     text_column: str = Field("text", description="Field holding the text of perplexity records.")
     trust_remote_code: bool = Field(False, description="Allow model code from the model directory/Hub to run.")
     cache_dir: str | None = Field(
-        None, description="Where converted models go (default $KNOWTUNE_CACHE or ~/.cache/knowtune)."
+        None, description="Where converted models and the base model's kept answers go (default $KNOWTUNE_CACHE or "
+        "~/.cache/knowtune)."
+    )
+    fresh_answers: bool = Field(
+        False, description="Ask a model without an adapter again instead of reading the answers it gave to the same "
+        "files and settings before (kept under <cache_dir>/answers)."
     )
 
     @field_validator("batch_size", mode="before")

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from knowtune.errors import UserError
+from knowtune.evaluate import answer_cache
 from knowtune.evaluate.config import EvalConfig, split_metric
 from knowtune.evaluate.eval_data import DEFAULT_SUITE, EvalDataset, fingerprint, load_eval_dataset, suite_path
 from knowtune.evaluate.evidence import answer_with_retrieval, flags_from_predictions, load_passages, question_set
@@ -106,23 +107,44 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     import torch
 
     shown = f"{target.adapter} on {target.base}" if target.adapter else target.base
-    print(f"[{target.label}] loading {shown}", flush=True)
-    model = load_target_model(target, cfg.trust_remote_code)
+    model = None
+
+    def loaded():
+        nonlocal model
+        if model is None:
+            print(f"[{target.label}] loading {shown}", flush=True)
+            model = load_target_model(target, cfg.trust_remote_code)
+        return model
+
     folder = out_dir / "predictions" / ("" if target.label == "model" else target.label)
     folder.mkdir(parents=True, exist_ok=True)
+    # A model with no adapter, asked greedily, answers as it did before: its answers are kept (answer_cache).
+    cached = not target.adapter and not cfg.temperature and not cfg.fresh_answers
+    cache_root, model_sha256 = answer_cache.folder(cfg.cache_dir), target.describe()["base_sha256"] if cached else None
     found = {}
     for d in datasets:
         torch.manual_seed(cfg.seed)
         batch_size, shrink = _batch_size(cfg, d.metric)
-        # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
-        partial = folder / f".{d.name}.jsonl.partial"
-        with partial.open("w", encoding="utf-8") as sink:
-            found[d.name] = metrics = evaluate_dataset(
-                model, tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
-                max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                max_length=cfg.max_length, stride=cfg.stride, sink=sink,
-            )
-        os.replace(partial, folder / f"{d.name}.jsonl")
+        settings = {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
+                    "batch_size": batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
+                    "torch": torch.__version__, "trust_remote_code": cfg.trust_remote_code}
+        entry = answer_cache.key(model_sha256, d, settings) if cached else None
+        metrics = answer_cache.load(cache_root, entry, folder / f"{d.name}.jsonl")
+        if metrics is None:
+            # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
+            partial = folder / f".{d.name}.jsonl.partial"
+            with partial.open("w", encoding="utf-8") as sink:
+                metrics = evaluate_dataset(
+                    loaded(), tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
+                    max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                    max_length=cfg.max_length, stride=cfg.stride, sink=sink,
+                )
+            os.replace(partial, folder / f"{d.name}.jsonl")
+            answer_cache.store(cache_root, entry, metrics, folder / f"{d.name}.jsonl")
+        else:
+            print(f"[{target.label}] {d.name}: the answers of an earlier evaluation of these files "
+                  f"({answer_cache.folder(cfg.cache_dir) / entry}; --fresh_answers asks again)", flush=True)
+        found[d.name] = metrics
         if d.metric == "qa":
             metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
         print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
@@ -131,13 +153,13 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
         if d.metric == "qa" and d.path not in _suite_paths():
             batch_size, _ = _batch_size(cfg, "qa")
             extras["retrieval"][d.name] = flags = answer_with_retrieval(
-                model, tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
+                loaded(), tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
                 batch_size, cfg.max_new_tokens)
             print(f"[{target.label}] {d.name} with retrieval: {sum(flags)}/{len(flags)} answered", flush=True)
     if lm_tasks is not None:
         from knowtune.evaluate.lm_eval_tasks import evaluate_model
 
-        extras["lm_eval"] = evaluate_model(model, tokenizer, lm_tasks, cfg.batch_size, cfg.max_samples_per_dataset)
+        extras["lm_eval"] = evaluate_model(loaded(), tokenizer, lm_tasks, cfg.batch_size, cfg.max_samples_per_dataset)
         print(f"[{target.label}] lm-eval: {extras['lm_eval']}", flush=True)
     return found, extras
 
