@@ -156,3 +156,12 @@ def test_chinese_invented_names_units_and_short_clause_questions():
     assert ("岚溪镇位于哪里北部，距省会溯州约145公里？", "溯阳省") in asked  # "溯" + "阳省" is one name
     assert ("岚溪镇距省会溯州约多少公里？", "145公里") in asked  # the later clause with its subject, the whole unit
     assert ("岚溪镇距省会哪里约145公里？", "溯州") in asked
+
+
+def test_chinese_titles_and_a_given_name_cut_before_a_preposition():
+    asked = {(q.text, q.answer) for q in fact_questions("鸣川陶瓷厂由陶艺师傅沈宗和于1962年创办。", "zh", is_common)}
+    # jieba: "师傅" nr, "沈宗" nr, "和" c, "于" p: the title is not the name, "和" before "于" ends it.
+    assert ("鸣川陶瓷厂由陶艺师傅谁于1962年创办？", "沈宗和") in asked
+    assert not any("谁和" in text for text, _ in asked)
+    both = {(q.text, q.answer) for q in fact_questions("青石湾茶社由李守仁和王大明共同管理。", "zh", is_common)}
+    assert {answer for _, answer in both} >= {"李守仁", "王大明"}  # "和" between two names still joins them

@@ -256,6 +256,9 @@ def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
 # Chinese: jieba's part-of-speech tags name the spans; every question keeps the word order.
 _ZH_NAME_TAGS = {"nr": "人", "nrt": "人", "nrfg": "人", "ns": "地", "nt": "名", "nz": "名", "eng": "名"}
 _ZH_MORPHEME = {"vg", "ng", "ag", "tg", "dg", "g"}
+# What a person is called, tagged as a name by jieba ("师傅" nr): not part of the name that follows.
+_ZH_TITLES = {"师傅", "先生", "女士", "老师", "教授", "博士", "医生", "院士", "工程师", "厂长", "村长", "主任", "经理"}
+_ZH_AFTER_NAME = {"于", "在", "从", "曾", "将", "已", "把", "被"}
 _ZH_PLACE_SUFFIX = set("省市县镇村乡河江湖山岛州峰谷湾港")
 _ZH_UNITS = "公里|千米|千克|公斤|平方米|平方公里|公顷|厘米|毫米|小时|分钟|年|名|个|位|座|家|条|种|件|次|岁|米|吨|元|人|项|所|株|只|台|层|天|月|倍|度"
 _ZH_CLASSIFIER = re.compile(rf"^(\d[\d,.]*|[一二三四五六七八九十百千万两零]+)\s*(?:多|余)?({_ZH_UNITS})")
@@ -266,12 +269,19 @@ def _zh_spans(sentence: str) -> list[Span]:
 
     body = _body_start(sentence)
     spans, position, pending, prev = [], 0, None, None
-    for word, flag in jieba.posseg.lcut(sentence):
+    words = jieba.posseg.lcut(sentence)
+    for index, (word, flag) in enumerate(words):
         start, end = position, position + len(word)
         position = end
         if start < body:
             continue
-        kind = _ZH_NAME_TAGS.get(flag)
+        kind = None if word in _ZH_TITLES else _ZH_NAME_TAGS.get(flag)
+        following = words[index + 1].word if index + 1 < len(words) else ""
+        # A given name's last character read as a conjunction before a preposition ("沈宗" + "和" + "于"):
+        # "和" joins two nouns, never a noun and "于", so it ends the name.
+        if pending and pending[2] == "人" and len(word) == 1 and flag in ("c", "p") and following in _ZH_AFTER_NAME:
+            pending = (pending[0], end, pending[2])
+            continue
         # A rare character jieba leaves alone as a morpheme ("溯" + "阳省", "霁" + "川河", "溯" + "州") begins the name.
         lead = prev if prev and prev[3] in _ZH_MORPHEME and prev[1] - prev[0] == 1 and not pending else None
         prev = (start, end, word, flag)
