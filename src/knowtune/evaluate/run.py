@@ -143,7 +143,7 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
             answer_cache.store(cache_root, entry, metrics, folder / f"{d.name}.jsonl")
         else:
             print(f"[{target.label}] {d.name}: the answers of an earlier evaluation of these files "
-                  f"({answer_cache.folder(cfg.cache_dir) / entry}; --fresh_answers asks again)", flush=True)
+                  f"({cache_root / entry}; --fresh_answers asks again)", flush=True)
         found[d.name] = metrics
         if d.metric == "qa":
             metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
