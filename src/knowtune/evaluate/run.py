@@ -120,7 +120,7 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     folder.mkdir(parents=True, exist_ok=True)
     # A model with no adapter, asked greedily, answers as it did before: its answers are kept (answer_cache).
     cached = not target.adapter and not cfg.temperature and not cfg.fresh_answers
-    cache_root, model_sha256 = answer_cache.folder(cfg.cache_dir), target.describe()["base_sha256"] if cached else None
+    cache_root, model_sha256 = answer_cache.folder(cfg.cache_dir), target.base_sha256 if cached else None
     found = {}
     for d in datasets:
         torch.manual_seed(cfg.seed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -25,8 +26,13 @@ class Target:
     base: str  # a model directory or Hub id
     adapter: str | None = None
 
+    @cached_property
+    def base_sha256(self) -> str | None:
+        """The base model's files hashed once (hundreds of MB): the answer cache's key and results.json both use it."""
+        return fingerprint(self.base)
+
     def describe(self) -> dict:
-        found = {"base": self.base, "base_sha256": fingerprint(self.base)}
+        found = {"base": self.base, "base_sha256": self.base_sha256}
         if self.adapter:
             found |= {"adapter": self.adapter, "adapter_sha256": fingerprint(self.adapter)}
         return found
