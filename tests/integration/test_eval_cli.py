@@ -1,19 +1,14 @@
 """`knowtune eval` through the real CLI on the shipped default model (a few questions, to stay quick)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from knowtune.models import DEFAULT_MODEL, load_model, resolve_model
+from run_cli import knowtune
 
 pytestmark = pytest.mark.integration
 REPO_DEMO = "examples/demo/heldout.jsonl"
-
-
-def knowtune(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "knowtune", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +24,9 @@ def run_dir(tmp_path_factory):
     return run
 
 
-def test_compare_base_with_the_default_suite(run_dir, request):
-    repo = request.config.rootpath
+def test_compare_base_with_the_default_suite(run_dir):
     result = knowtune("eval", "--model_path", str(run_dir), "--datasets", REPO_DEMO, "--use_default_datasets",
-                      "--compare-base", "--max_samples_per_dataset", "2", "--max_new_tokens", "16", cwd=repo)
+                      "--compare-base", "--max_samples_per_dataset", "2", "--max_new_tokens", "16")
     assert result.returncode == 0, result.stderr
     out = run_dir / "eval"
     results = json.loads((out / "results.json").read_text())
@@ -51,9 +45,8 @@ def test_compare_base_with_the_default_suite(run_dir, request):
             assert (out / "predictions" / f"{label}{name}.jsonl").is_file()
 
 
-def test_a_model_without_weights_is_one_line_and_exit_2(tmp_path, request):
+def test_a_model_without_weights_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    result = knowtune("eval", "--model_path", str(tmp_path), "--use_default_datasets", "--output_dir", str(tmp_path),
-                      cwd=request.config.rootpath)
+    result = knowtune("eval", "--model_path", str(tmp_path), "--use_default_datasets", "--output_dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"knowtune: error: model path {tmp_path} has no weights (*.safetensors or *.bin); was training interrupted before it saved?"]

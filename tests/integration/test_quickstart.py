@@ -1,18 +1,11 @@
 """The real CLI on the shipped default model: it learns the demo's invented facts."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-KNOWTUNE = [sys.executable, "-m", "knowtune"]
-
-
-def knowtune(*args, env=None, timeout=900):
-    return subprocess.run([*KNOWTUNE, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+from run_cli import knowtune
 
 
 def test_models_prepare_converts_once_into_the_cache(tmp_path):
@@ -29,17 +22,15 @@ def test_models_prepare_converts_once_into_the_cache(tmp_path):
     assert f"prepared at {model_dir}" in listed.stdout
 
 
-def test_quickstart_learns_the_invented_facts(tmp_path):
-    result = knowtune("train", "examples/quickstart.yaml", f"base_output_dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = tmp_path / "quickstart"
+def test_quickstart_learns_the_invented_facts(quickstart):
+    run_dir = quickstart.run_dir
     heldout = json.loads((run_dir / "training_metrics.json").read_text())["heldout"]
     right_before = sum(p["correct"] for p in heldout["before"]["predictions"])
     right_after = sum(p["correct"] for p in heldout["after"]["predictions"])
     assert heldout["after"]["n"] == 8
     assert right_before <= 1, heldout["before"]["predictions"]
     assert right_after >= 7, heldout["after"]["predictions"]
-    assert f"Held-out accuracy after training: {right_after}/8" in result.stdout
+    assert f"Held-out accuracy after training: {right_after}/8" in quickstart.stdout
 
     # The adapter is a standard PEFT adapter on a base path that loads, in a fresh process.
     script = (

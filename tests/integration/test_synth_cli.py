@@ -7,11 +7,10 @@ data is still written.
 """
 
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
+
+import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 ENGLISH = (
@@ -23,8 +22,7 @@ CHINESE = "青岚陶坊\n\n青岚陶坊是一家位于澜川县的陶器作坊�
 
 
 def knowtune(*args):
-    return subprocess.run([sys.executable, "-m", "knowtune", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return run_cli.knowtune(*args, timeout=600, env={"HF_HUB_OFFLINE": "1"})
 
 
 def read_jsonl(path: Path) -> list[dict]:

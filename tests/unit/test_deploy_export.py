@@ -95,6 +95,41 @@ def test_check_fails_on_two_lost_questions_and_names_the_cause():
     assert verify.diagnose(table, "the GGUF holds no chat template", "f16").startswith("template")
 
 
+def test_the_runs_recorded_answers_stand_for_its_model_and_only_its_right_retention_answers_are_asked(tmp_path, qa_file):
+    from knowtune.evaluate.eval_data import fingerprint
+
+    run = tmp_path / "run"
+    (run / "final_model").mkdir(parents=True)
+    (run / "final_model" / "adapter_model.safetensors").write_bytes(b"weights")
+    (run / "test.jsonl").write_text(qa_file.read_text())
+    sets = verify.question_sets(run / "test.jsonl", [], None)
+    heldout, retention = sets
+    results = {"settings": {"max_new_tokens": 64, "temperature": 0.0, "system_prompt": None},
+               "models": {"model": {"adapter": str(run / "final_model"), "adapter_sha256": fingerprint(str(run / "final_model"))}},
+               "datasets": {"general_knowledge": {"sha256": retention.sha256}}}
+    (run / "eval" / "predictions").mkdir(parents=True)
+    (run / "eval" / "results.json").write_text(json.dumps(results))
+    # Recorded in the order eval writes them (longest prompt first), matched back by index.
+    rows = [{"index": i, "question": item.prompt[-1]["content"], "prediction": item.gold[0] if i % 3 == 0 else "no idea"}
+            for i, item in enumerate(retention.items)]
+    (run / "eval" / "predictions" / "general_knowledge.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in reversed(rows)))
+
+    known = verify.recorded_answers(run, run / "final_model", True, None, sets)
+    assert list(known) == ["retention"]  # the held-out set was not evaluated: asked again
+    right = sum(r["correct"] for r in known["retention"])
+    assert right == len(range(0, len(retention.items), 3))
+    narrowed = verify.to_ask_the_export(sets, {"heldout": [{}] * len(heldout.items), **known})
+    assert narrowed[0] is heldout and len(narrowed[1].items) == right
+    kept_all = {"retention": [dict(r, correct=True) for r in known["retention"] if r["correct"]]}
+    table = verify.compare({"retention": known["retention"]}, kept_all)
+    assert table["retention"]["n"] == right and table["retention"]["lost"] == []
+    # Other weights, another token limit or another system prompt: nothing is taken from the record.
+    assert verify.recorded_answers(run, run / "final_model", True, "Be brief.", sets) == {}
+    (run / "final_model" / "adapter_model.safetensors").write_bytes(b"retrained")
+    assert verify.recorded_answers(run, run / "final_model", True, None, sets) == {}
+
+
 @pytest.mark.slow  # merges, converts and asks the exported model
 def test_export_merged_is_checked_and_never_overwrites(tmp_path, tiny_llama, qa_file, fails_with, capsys):
     from knowtune.cli import main

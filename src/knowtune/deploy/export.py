@@ -118,12 +118,16 @@ def run_export(cfg: ExportConfig) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         model, tokenizer = load_source(source)
-        reference = verify.ask(sets, verify.transformers_answerer(model, tokenizer)) if sets else None
+        known = verify.recorded_answers(source.run_dir, source.model_dir, source.adapter, source.system_prompt, sets)
+        if known:
+            print(f"The run's model's answers to {', '.join(known)} are read from its evaluation "
+                  f"({source.run_dir / 'eval'}), not asked again", flush=True)
+        reference = verify.ask(sets, verify.transformers_answerer(model, tokenizer), known) if sets else None
         print(f"Exporting {source.model_dir} as {cfg.format} -> {out}", flush=True)
         load_answerer, engine, template_problem = _write_artifact(cfg, source, model, tokenizer, tmp, pieces)
         del model
         if sets:
-            exported = verify.ask(sets, load_answerer())
+            exported = verify.ask(verify.to_ask_the_export(sets, reference), load_answerer())
             table = verify.compare(reference, exported)
             print(verify.format_table(table, engine))
             ok = verify.passed(table)

@@ -35,9 +35,11 @@ def _run_config(run_dir: Path) -> dict:
 
 
 def _heldout(run_dir: Path, config: dict) -> Path | None:
-    """heldout.jsonl written by `knowtune run`, else the file a train config named (if it is still there)."""
-    if (run_dir / "heldout.jsonl").is_file():
-        return run_dir / "heldout.jsonl"
+    """The questions that grade the run: test.jsonl that `knowtune run` wrote (never used to pick the checkpoint),
+    heldout.jsonl of an older run, else the file a train config named (if it is still there)."""
+    for name in ("test.jsonl", "heldout.jsonl"):
+        if (run_dir / name).is_file():
+            return run_dir / name
     named = config.get("heldout")
     return Path(named) if named and Path(named).is_file() else None
 

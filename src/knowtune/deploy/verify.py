@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 from knowtune.errors import UserError
-from knowtune.evaluate.eval_data import EvalDataset, load_eval_dataset, suite_path
+from knowtune.evaluate.eval_data import EvalDataset, fingerprint, load_eval_dataset, suite_path
 from knowtune.models.generate import generate_answers
 from knowtune.evaluate.qa_metrics import QAScorer
 
 MAX_NEW_TOKENS = 64  # as knowtune eval: a fact fits in a sentence
+RETENTION = "retention"
 LOSS_ALLOWED = 1  # questions a set may lose: greedy decoding in another engine flips a borderline answer
 LOSSLESS_TYPES = ("f32", "f16", "bf16")
 
@@ -36,7 +39,7 @@ Answerer = Callable[[list[list[dict]]], list[Reply]]
 def question_sets(heldout: Path | None, extra: list[str], system_prompt: str | None) -> list[EvalDataset]:
     """heldout (the run's), each --questions file, and the retention suite; each with at least one question."""
     named = ([("heldout", str(heldout))] if heldout else []) + [(Path(q).stem, q) for q in extra]
-    named.append(("retention", suite_path("general_knowledge.jsonl")))
+    named.append((RETENTION, suite_path("general_knowledge.jsonl")))
     sets = []
     for name, path in named:
         if not Path(path).is_file():
@@ -83,23 +86,77 @@ def llama_prompt_answerer(llm, render: Callable[[list[dict]], str], stop: list[s
     return answer
 
 
-def ask(sets: list[EvalDataset], answerer: Answerer) -> dict[str, list[dict]]:
-    """Every question of every set answered and scored: {set name: [{question, answer, reply, correct, ...}]}."""
-    results = {}
+def _scored(dataset: EvalDataset, replies: list[Reply]) -> list[dict]:
+    scorer = QAScorer()
+    return [{"question": item.prompt[-1]["content"], "gold": item.gold, "reply": reply.text,
+             "ran_to_limit": reply.ran_to_limit, "correct": bool(scorer.add(reply.text, item.gold)["contains"])}
+            for item, reply in zip(dataset.items, replies)]
+
+
+def ask(sets: list[EvalDataset], answerer: Answerer, known: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+    """Every question of every set answered and scored: {set name: [{question, answer, reply, correct, ...}]}.
+
+    Sets in `known` (the run's own answers, recorded by its evaluation) are taken from there, not asked.
+    """
+    return {d.name: (known or {}).get(d.name) or _scored(d, answerer([item.prompt for item in d.items])) for d in sets}
+
+
+def recorded_answers(run_dir: Path | None, model_dir: Path, adapter: bool, system_prompt: str | None,
+                     sets: list[EvalDataset]) -> dict[str, list[dict]]:
+    """The run's model's answers to these sets as its final evaluation (`knowtune run`'s eval/) recorded them.
+
+    Only where they were asked of these very weights (the fingerprint results.json holds), greedily, with
+    this check's token limit and system prompt, of the same file and items; anything else is asked again.
+    Whether a recorded reply ran to the token limit is not recorded: it counts as ended.
+    """
+    results_file = (run_dir / "eval" / "results.json") if run_dir else None
+    if results_file is None or not results_file.is_file():
+        return {}
+    try:
+        results = json.loads(results_file.read_text(encoding="utf-8"))
+        settings, model = results["settings"], results["models"]["model"]
+        recorded_sets = results["datasets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if (settings.get("max_new_tokens") != MAX_NEW_TOKENS or settings.get("temperature")
+            or settings.get("system_prompt") != system_prompt):
+        return {}
+    weights = model.get("adapter_sha256") if adapter else (None if model.get("adapter") else model.get("base_sha256"))
+    if not weights or weights != fingerprint(str(model_dir)):
+        return {}
+    found = {}
     for dataset in sets:
-        replies, scorer = answerer([item.prompt for item in dataset.items]), QAScorer()
-        results[dataset.name] = [
-            {"question": item.prompt[-1]["content"], "gold": item.gold, "reply": reply.text, "ran_to_limit": reply.ran_to_limit,
-             "correct": bool(scorer.add(reply.text, item.gold)["contains"])}
-            for item, reply in zip(dataset.items, replies)
-        ]
-    return results
+        name = next((n for n, d in recorded_sets.items() if dataset.sha256 and d.get("sha256") == dataset.sha256), None)
+        predictions = run_dir / "eval" / "predictions" / f"{name}.jsonl"
+        if name is None or not predictions.is_file():
+            continue
+        by_index = {}
+        for line in predictions.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            by_index[row["index"]] = row
+        rows = [by_index.get(i) for i in range(len(dataset.items))]
+        if all(r and r["question"] == item.prompt[-1]["content"] for r, item in zip(rows, dataset.items)):
+            found[dataset.name] = _scored(dataset, [Reply(r["prediction"]) for r in rows])
+    return found
+
+
+def to_ask_the_export(sets: list[EvalDataset], reference: dict[str, list[dict]]) -> list[EvalDataset]:
+    """The retention suite is asked only where the run's model answered it: an answer it did not have cannot be lost."""
+    narrowed = []
+    for dataset in sets:
+        if dataset.name == RETENTION:
+            kept = [item for item, row in zip(dataset.items, reference[dataset.name]) if row["correct"]]
+            dataset = EvalDataset(dataset.name, dataset.path, dataset.metric, kept, len(kept), dataset.problems, dataset.sha256)
+        narrowed.append(dataset)
+    return narrowed
 
 
 def compare(reference: dict[str, list[dict]], exported: dict[str, list[dict]]) -> dict[str, dict]:
     table = {}
     for name, ref in reference.items():
         exp = exported[name]
+        if len(exp) < len(ref):  # asked only where the run's model was right (to_ask_the_export)
+            ref = [r for r in ref if r["correct"]]
         lost = [r["question"] for r, e in zip(ref, exp) if r["correct"] and not e["correct"]]
         table[name] = {
             "n": len(ref),
