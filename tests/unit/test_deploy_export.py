@@ -115,7 +115,14 @@ def test_the_runs_recorded_answers_stand_for_its_model_and_only_its_right_retent
     (run / "eval" / "predictions" / "general_knowledge.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in reversed(rows)))
 
-    known = verify.recorded_answers(run, run / "final_model", True, None, sets)
+    from tiny_models import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer()
+    rows[0]["prediction"] += " and so on" * 40  # a reply that ran to the token limit
+    (run / "eval" / "predictions" / "general_knowledge.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in reversed(rows)))
+    known = verify.recorded_answers(run, run / "final_model", True, None, sets, tokenizer)
+    assert [r["ran_to_limit"] for r in known["retention"][:2]] == [True, False]
     assert list(known) == ["retention"]  # the held-out set was not evaluated: asked again
     right = sum(r["correct"] for r in known["retention"])
     assert right == len(range(0, len(retention.items), 3))
@@ -125,9 +132,9 @@ def test_the_runs_recorded_answers_stand_for_its_model_and_only_its_right_retent
     table = verify.compare({"retention": known["retention"]}, kept_all)
     assert table["retention"]["n"] == right and table["retention"]["lost"] == []
     # Other weights, another token limit or another system prompt: nothing is taken from the record.
-    assert verify.recorded_answers(run, run / "final_model", True, "Be brief.", sets) == {}
+    assert verify.recorded_answers(run, run / "final_model", True, "Be brief.", sets, tokenizer) == {}
     (run / "final_model" / "adapter_model.safetensors").write_bytes(b"retrained")
-    assert verify.recorded_answers(run, run / "final_model", True, None, sets) == {}
+    assert verify.recorded_answers(run, run / "final_model", True, None, sets, tokenizer) == {}
 
 
 @pytest.mark.slow  # merges, converts and asks the exported model

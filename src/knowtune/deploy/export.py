@@ -118,7 +118,8 @@ def run_export(cfg: ExportConfig) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         model, tokenizer = load_source(source)
-        known = verify.recorded_answers(source.run_dir, source.model_dir, source.adapter, source.system_prompt, sets)
+        known = verify.recorded_answers(source.run_dir, source.model_dir, source.adapter, source.system_prompt, sets,
+                                        tokenizer)
         if known:
             print(f"The run's model's answers to {', '.join(known)} are read from its evaluation "
                   f"({source.run_dir / 'eval'}), not asked again", flush=True)

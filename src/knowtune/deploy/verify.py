@@ -102,12 +102,12 @@ def ask(sets: list[EvalDataset], answerer: Answerer, known: dict[str, list[dict]
 
 
 def recorded_answers(run_dir: Path | None, model_dir: Path, adapter: bool, system_prompt: str | None,
-                     sets: list[EvalDataset]) -> dict[str, list[dict]]:
+                     sets: list[EvalDataset], tokenizer) -> dict[str, list[dict]]:
     """The run's model's answers to these sets as its final evaluation (`knowtune run`'s eval/) recorded them.
 
     Only where they were asked of these very weights (the fingerprint results.json holds), greedily, with
     this check's token limit and system prompt, of the same file and items; anything else is asked again.
-    Whether a recorded reply ran to the token limit is not recorded: it counts as ended.
+    Whether a reply ran to the token limit is not recorded: a reply of the limit's length (re-tokenized) did.
     """
     results_file = (run_dir / "eval" / "results.json") if run_dir else None
     if results_file is None or not results_file.is_file():
@@ -136,7 +136,9 @@ def recorded_answers(run_dir: Path | None, model_dir: Path, adapter: bool, syste
             by_index[row["index"]] = row
         rows = [by_index.get(i) for i in range(len(dataset.items))]
         if all(r and r["question"] == item.prompt[-1]["content"] for r, item in zip(rows, dataset.items)):
-            found[dataset.name] = _scored(dataset, [Reply(r["prediction"]) for r in rows])
+            lengths = [len(ids) for ids in tokenizer([r["prediction"] for r in rows], add_special_tokens=False)["input_ids"]]
+            found[dataset.name] = _scored(dataset, [Reply(r["prediction"], n >= MAX_NEW_TOKENS - 1)
+                                                    for r, n in zip(rows, lengths)])
     return found
 
 
