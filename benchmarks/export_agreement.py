@@ -5,7 +5,8 @@
 An outside check of `knowtune export`: no knowtune code loads a model, renders a prompt or scores a
 reply here. The adapter loads with peft onto the base its adapter_config.json names; a merged export
 with transformers' AutoModelForCausalLM; a GGUF with llama-cpp-python, using the chat template stored
-in the file. Each answers RUN_DIR/heldout.jsonl (or --heldout, for a `knowtune train` run) greedily (64 new tokens) and a reply counts when it
+in the file. Each answers the run's graded questions (RUN_DIR/test.jsonl that `knowtune run` writes, else
+RUN_DIR/heldout.jsonl; --heldout for a `knowtune train` run or any other file) greedily (64 new tokens) and a reply counts when it
 contains the answer, case and punctuation aside. Prints one line per model.
 """
 
@@ -38,9 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("exports", nargs="+", type=Path, help="merged export folders and .gguf files")
-    parser.add_argument("--heldout", type=Path, help="QA JSONL to ask (default RUN_DIR/heldout.jsonl)")
+    parser.add_argument("--heldout", type=Path, help="QA JSONL to ask (default RUN_DIR/test.jsonl, else heldout.jsonl)")
     args = parser.parse_args()
-    heldout = args.heldout or args.run_dir / "heldout.jsonl"
+    heldout = args.heldout or next((p for p in (args.run_dir / "test.jsonl", args.run_dir / "heldout.jsonl") if p.is_file()),
+                                   args.run_dir / "test.jsonl")
     records = [json.loads(line) for line in heldout.read_text().splitlines() if line.strip()]
     questions = [r["question"] for r in records]
 
