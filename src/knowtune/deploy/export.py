@@ -41,6 +41,8 @@ class ExportConfig(BaseModel):
     output: str | None = Field(None, description="Folder to create (default RUN_DIR/export/FORMAT-TYPE); must not exist.")
     verify: bool = Field(True, description="Ask the export the run's held-out and retention questions; fail if it lost any.")
     questions: list[str] = Field(default_factory=list, description="More QA JSONL files to ask (question/answer).")
+    max_questions: int | None = Field(None, ge=1, description="Ask at most this many questions of each set (its first "
+                                      "ones): a quicker, weaker check; default all.")
 
 
 def _output(cfg: ExportConfig, source: Source) -> Path:
@@ -113,7 +115,7 @@ def run_export(cfg: ExportConfig) -> Path:
     # A chat template Ollama's TEMPLATE cannot express is refused now, not after minutes of conversion.
     pieces = chat_pieces(load_tokenizer(str(source.model_dir)), str(source.model_dir)) if cfg.format == "ollama" else None
     out = _output(cfg, source)
-    sets = verify.question_sets(source.heldout, cfg.questions, source.system_prompt) if cfg.verify else []
+    sets = verify.question_sets(source.heldout, cfg.questions, source.system_prompt, cfg.max_questions) if cfg.verify else []
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:

@@ -36,15 +36,17 @@ class Reply:
 Answerer = Callable[[list[list[dict]]], list[Reply]]
 
 
-def question_sets(heldout: Path | None, extra: list[str], system_prompt: str | None) -> list[EvalDataset]:
-    """heldout (the run's), each --questions file, and the retention suite; each with at least one question."""
+def question_sets(heldout: Path | None, extra: list[str], system_prompt: str | None,
+                  max_questions: int | None = None) -> list[EvalDataset]:
+    """heldout (the run's), each --questions file, and the retention suite (each its first `max_questions`);
+    each with at least one question."""
     named = ([("heldout", str(heldout))] if heldout else []) + [(Path(q).stem, q) for q in extra]
     named.append((RETENTION, suite_path("general_knowledge.jsonl")))
     sets = []
     for name, path in named:
         if not Path(path).is_file():
             raise UserError(f"questions file {path} not found")
-        dataset = load_eval_dataset(path, "qa", name, system_prompt=system_prompt)
+        dataset = load_eval_dataset(path, "qa", name, system_prompt=system_prompt, max_samples=max_questions)
         if not dataset.items:
             raise UserError(f"{path}: no usable question ({'; '.join(dataset.problems[:2])})")
         sets.append(dataset)
