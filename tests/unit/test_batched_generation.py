@@ -42,6 +42,12 @@ def test_batched_generation_equals_one_prompt_at_a_time(tiny):
     assert model.training  # the caller's mode is restored
 
 
+def test_no_prompts_get_no_answers(tiny):
+    # An export check whose retention questions the run's model all missed asks nothing.
+    model, tokenizer = tiny
+    assert generate_answers(model, tokenizer, [], batch_size=3, max_new_tokens=4) == []
+
+
 def test_evaluate_qa_scores_predictions(monkeypatch, tiny):
     model, tokenizer = tiny
     replies = ["It was cast in 1743.", "Paris", "I do not know."]

@@ -69,6 +69,8 @@ def generate_batches(
 
     The tokenizer needs a pad token (`knowtune.models.load_tokenizer` sets one).
     """
+    if not prompts:  # a tokenizer given an empty batch fails inside; nothing to answer
+        return
     texts = [render_prompt(tokenizer, p, system_prompt) for p in prompts]
     # The chat template already writes any special tokens the model expects.
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
