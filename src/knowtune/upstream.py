@@ -57,7 +57,14 @@ def _probes() -> dict[str, callable]:
         if "model.hf_quantizer = " not in inspect.getsource(PreTrainedModel.from_pretrained):
             raise AttributeError("hf_quantizer")
 
+    def compiled_chat_template():
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+
+        _compile_jinja_template("{{ messages[0]['content'] }}").render
+
     return {
+        "transformers.utils.chat_template_utils._compile_jinja_template (chats rendered for training)":
+            compiled_chat_template,
         "trl.kernels.chunked_logprob._use_triton (does TRL's fused LM head run here)": triton_switch,
         "SFTTrainer._metrics, _total_train_tokens, _tp_size (the metrics TRL logs)": sft_trainer_state,
         "Trainer._set_signature_columns_if_needed / _signature_columns (dataset columns kept)": signature_columns,
@@ -115,6 +122,29 @@ def drop_gguf_quantizer(model) -> None:
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)
     model.__dict__.pop("is_quantized", None)
+
+
+def chat_template_renderer(tokenizer):
+    """`render(messages, add_generation_prompt) -> str`: the tokenizer's chat template rendered as
+    `apply_chat_template(..., tokenize=False)` renders it for plain {role, content} string messages and no
+    tools, without the per-call work that function does on every conversation (half of tokenizing a short
+    Q&A record). The caller compares it with apply_chat_template on a sample and falls back when they differ.
+    """
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    template = _compile_jinja_template(tokenizer.get_chat_template())
+    # Template.render merges the template's globals into every context; merged once here (jinja's shared context).
+    variables = {**template.globals, **tokenizer.special_tokens_map, "tools": None, "documents": None}
+
+    def render(messages: list[dict], add_generation_prompt: bool = False) -> str:
+        context = template.new_context({**variables, "messages": messages, "add_generation_prompt": add_generation_prompt},
+                                       shared=True)
+        try:
+            return template.environment.concat(template.root_render_func(context))
+        except Exception:  # noqa: BLE001 (as Template.render does: jinja's own exception, with the template's lines)
+            template.environment.handle_exception()
+
+    return render
 
 
 class SFTTrainerInternals:

@@ -150,6 +150,28 @@ def test_multi_turn_chat_trains_every_assistant_turn_and_no_user_token(tokenizer
     assert ids_all == ids and labels_all == ids
 
 
+def test_a_batch_is_rendered_fast_and_exactly_as_apply_chat_template_renders_it(monkeypatch, tokenizer):
+    from knowtune.data import tokenize as tokenize_module
+
+    conversations = [
+        [{"role": "user", "content": f"Question {n}?"}, {"role": "assistant", "content": f"Answer {n}."}] for n in range(3)
+    ] + [[{"role": "system", "content": "Answer."}, {"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A"},
+          {"role": "user", "content": "Again?"}, {"role": "assistant", "content": "B"}]]
+    used = []
+    real = tokenize_module._fast_renderer
+    monkeypatch.setattr(tokenize_module, "_fast_renderer", lambda *a: used.append(real(*a)) or used[-1])
+    fast = tokenize_module.tokenize_chats(conversations, tokenizer)
+    assert used and used[0] is not None  # the direct rendering was taken
+
+    monkeypatch.setattr(tokenize_module, "_fast_renderer", lambda *a: None)
+    assert fast == tokenize_module.tokenize_chats(conversations, tokenizer)  # apply_chat_template, one by one
+
+    # A direct rendering that differs from apply_chat_template's on the batch's first record is not used.
+    monkeypatch.setattr(tokenize_module, "_fast_renderer", real)
+    monkeypatch.setattr(tokenize_module, "chat_template_renderer", lambda tok: lambda messages, prompt: "wrong")
+    assert fast == tokenize_module.tokenize_chats(conversations, tokenizer)
+
+
 def test_prefix_inconsistent_template_is_a_user_error(tokenizer):
     tok = build_tiny_tokenizer()
     tok.chat_template = "{{ messages|length }}" + tok.chat_template  # rendering depends on the turn count

@@ -18,6 +18,7 @@ from knowtune.data.load import parse_record
 from knowtune.data.shapes import to_messages, validate_record
 from knowtune.errors import UserError
 from knowtune.models import CHATML_TEMPLATE
+from knowtune.upstream import chat_template_renderer
 
 IGNORE_INDEX = -100  # the label value that transformers' loss skips
 # A token spans far fewer characters than this, so a message's text past max_seq_length * this many
@@ -37,14 +38,31 @@ def ensure_chat_template(tokenizer, cfg: DataConfig) -> None:
     tokenizer.chat_template = CHATML_TEMPLATE if cfg.chat_template == "chatml" else cfg.chat_template
 
 
-def _render(tokenizer, messages: list[dict], where: str, add_generation_prompt: bool = False) -> str:
+def _render(tokenizer, messages: list[dict], where: str, add_generation_prompt: bool = False, fast=None) -> str:
     try:
+        if fast is not None:
+            return fast(messages, add_generation_prompt)
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
     except (jinja2.TemplateError, ValueError) as e:  # templates reject e.g. non-alternating roles
         raise UserError(f"{where}: the chat template cannot render this conversation: {e}") from e
 
 
-def _assistant_spans(tokenizer, messages: list[dict], full: str, where: str) -> list[tuple[int, int]]:
+def _fast_renderer(tokenizer, sample: list[dict]):
+    """The chat template rendered directly (upstream.chat_template_renderer), where it renders `sample` and its
+    prompt exactly as apply_chat_template does; None (apply_chat_template for every record) where it does not."""
+    try:
+        fast = chat_template_renderer(tokenizer)
+        for messages, prompt in ((sample, False), (sample[:-1], True)):
+            if messages and fast(messages, prompt) != tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=prompt
+            ):
+                return None
+    except Exception:  # noqa: BLE001 (any failure here means: render the documented way)
+        return None
+    return fast
+
+
+def _assistant_spans(tokenizer, messages: list[dict], full: str, where: str, fast=None) -> list[tuple[int, int]]:
     """Character spans of `full` that belong to assistant turns, end-of-turn markup included."""
     spans = []
     for index, message in enumerate(messages):
@@ -52,9 +70,9 @@ def _assistant_spans(tokenizer, messages: list[dict], full: str, where: str) -> 
             continue
         if index == 0:
             raise UserError(f"{where}: field 'messages' starts with an assistant turn; put a user turn before it")
-        prompt = _render(tokenizer, messages[:index], where, add_generation_prompt=True)
+        prompt = _render(tokenizer, messages[:index], where, add_generation_prompt=True, fast=fast)
         # The last turn's rendering is the whole conversation's, already made: one render fewer per record.
-        turn = full if index == len(messages) - 1 else _render(tokenizer, messages[: index + 1], where)
+        turn = full if index == len(messages) - 1 else _render(tokenizer, messages[: index + 1], where, fast=fast)
         if not (turn.startswith(prompt) and full.startswith(turn)):
             raise UserError(
                 f"{where}: the chat template renders the conversation up to turn {index} differently from the "
@@ -85,7 +103,8 @@ def tokenize_chats(
     """`input_ids` and `labels` of each conversation (one tokenizer call for all); labels are
     IGNORE_INDEX where no loss is taken."""
     wheres = wheres or ["conversation"] * len(conversations)
-    fulls = [_render(tokenizer, messages, where) for messages, where in zip(conversations, wheres)]
+    fast = _fast_renderer(tokenizer, conversations[0]) if len(conversations) > 1 else None
+    fulls = [_render(tokenizer, messages, where, fast=fast) for messages, where in zip(conversations, wheres)]
     # The template writes any BOS itself; letting the tokenizer add one too would double it.
     if train_on == "all":
         ids = tokenizer(fulls, add_special_tokens=False, verbose=False)["input_ids"]
@@ -96,7 +115,7 @@ def tokenize_chats(
     encodings = tokenizer.backend_tokenizer.encode_batch(fulls, add_special_tokens=False)
     ids = [encoding.ids for encoding in encodings]
     labels = [
-        _mask(row, encoding.offsets, _assistant_spans(tokenizer, messages, full, where))
+        _mask(row, encoding.offsets, _assistant_spans(tokenizer, messages, full, where, fast))
         for row, encoding, messages, full, where in zip(ids, encodings, conversations, fulls, wheres)
     ]
     return ids, labels
@@ -142,7 +161,7 @@ def tokenize_records(texts: list[str], wheres: list[str], indices: list[int], sh
         rows["record"].append(index)
         rows["truncated"].append(truncated)
         rows["dropped"].append(dropped)
-        rows["trainable"].append(sum(label != IGNORE_INDEX for label in labels))
+        rows["trainable"].append(len(labels) - labels.count(IGNORE_INDEX))
 
     if shape == "text":
         encoded = tokenizer([r.data[cfg.text_column] for r in records], verbose=False)["input_ids"]
@@ -156,7 +175,7 @@ def tokenize_records(texts: list[str], wheres: list[str], indices: list[int], sh
     for index, ids, labels in zip(indices, all_ids, all_labels):
         truncated = len(ids) > cfg.max_seq_length
         ids, labels = ids[: cfg.max_seq_length], labels[: cfg.max_seq_length]
-        if all(label == IGNORE_INDEX for label in labels):
+        if labels.count(IGNORE_INDEX) == len(labels):
             add([], [], index, truncated, dropped=True)  # the answer lay wholly past max_seq_length: nothing to learn
         else:
             add(ids, labels, index, truncated)
