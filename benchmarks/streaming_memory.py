@@ -1,7 +1,7 @@
 """Streaming continued pretraining: peak memory over a corpus larger than memory against a small one.
 
-    .venv/bin/python -u benchmarks/streaming_memory.py [--big-gb 2.2] [--small-mb 8] [--max-steps 40]
-        [--max-seq-length 512] [--keep-corpus DIR] [--json PATH]
+    .venv/bin/python -u benchmarks/streaming_memory.py [--big-gb 2.2] [--small-mb 8] [--max-steps 30]
+        [--max-seq-length 256] [--batch-size 2] [--keep-corpus DIR] [--json PATH]
 
 Writes two plain-text corpora (`.txt`, lines of about 2 KB of words; deleted at the end unless
 --keep-corpus names a folder to keep them in and reuse), then runs, each in a fresh process,
@@ -44,10 +44,10 @@ def write_corpus(path: Path, size: int) -> int:
     return written
 
 
-def train(corpus: Path, out: Path, max_steps: int, max_seq_length: int) -> dict:
+def train(corpus: Path, out: Path, max_steps: int, max_seq_length: int, batch_size: int) -> dict:
     command = [sys.executable, "-m", "knowtune.cli", "train", "model=smollm2-135m-instruct", "method=lora",
                f"data.train={corpus}", "data.streaming=true", f"data.max_seq_length={max_seq_length}",
-               f"training.max_steps={max_steps}", "training.per_device_train_batch_size=4",
+               f"training.max_steps={max_steps}", f"training.per_device_train_batch_size={batch_size}",
                "training.learning_rate=1e-4", "training.logging_steps=10", "training.save_steps=100000",
                f"base_output_dir={out.parent}", f"experiment_name={out.name}", "--overwrite"]
     process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -90,8 +90,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big-gb", type=float, default=2.2)
     parser.add_argument("--small-mb", type=float, default=8)
-    parser.add_argument("--max-steps", type=int, default=40)
-    parser.add_argument("--max-seq-length", type=int, default=512)
+    parser.add_argument("--max-steps", type=int, default=30)
+    parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--keep-corpus", help="write (or reuse) the corpora in this folder and keep them")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -107,7 +108,8 @@ def main() -> None:
             write_corpus(corpus, size)
             print(f"{label}: {corpus.stat().st_size / 2**30:.3f} GiB corpus ready in {time.perf_counter() - began:.0f} s",
                   flush=True)
-            rows.append({"corpus": label, **train(corpus, work / f"run-{label}", args.max_steps, args.max_seq_length)})
+            rows.append({"corpus": label, **train(corpus, work / f"run-{label}", args.max_steps, args.max_seq_length,
+                                                             args.batch_size)})
             print(json.dumps(rows[-1]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
