@@ -33,11 +33,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import psutil
+
+from process_memory import TreeMemory
 
 WORDS = ("river tower engineer harbour winter capital museum bridge station garden keeper lantern coast "
          "island ferry archive signal market orchard quarry").split()
@@ -108,35 +109,14 @@ def measure(variant: str, data: Path, shape: str, records: int, env: dict) -> di
     """Run `variant` in a fresh process; its result with the peak PSS of its process tree."""
     command = [sys.executable, __file__, "--child", variant, str(data), shape]
     process = psutil.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    peak, done = 0, threading.Event()
-
-    def sample():
-        nonlocal peak
-        while not done.is_set():
-            total = 0
-            try:
-                tree = [process, *process.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                tree = []
-            for proc in tree:
-                try:
-                    total += proc.memory_full_info().pss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass  # a worker that ended between the listing and the reading
-            peak = max(peak, total)
-            done.wait(0.2)
-
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
-    out, _ = process.communicate()
-    done.set()
-    watcher.join()
+    with TreeMemory(process, 0.2) as memory:
+        out, _ = process.communicate()
     if process.returncode != 0:
         return {"variant": variant, "failed": f"exit {process.returncode}"}
     result = json.loads(out.strip().splitlines()[-1])
     result["records"] = result["records"] or records  # a stream does not count its records; the generator did
     return {"variant": variant, **result, "records_per_s": result["records"] / result["seconds"],
-            "peak_mib": peak / 2**20}
+            "peak_mib": memory.peak}
 
 
 def main() -> None:

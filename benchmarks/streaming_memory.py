@@ -21,11 +21,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import psutil
+
+from process_memory import TreeMemory
 
 WORDS = ("river tower engineer harbour winter capital museum bridge station garden keeper lantern coast "
          "island ferry archive signal market orchard quarry").split()
@@ -50,32 +51,12 @@ def train(corpus: Path, out: Path, max_steps: int, max_seq_length: int, batch_si
                f"training.max_steps={max_steps}", f"training.per_device_train_batch_size={batch_size}",
                "training.learning_rate=1e-4", "training.logging_steps=10", "training.save_steps=100000",
                f"base_output_dir={out.parent}", f"experiment_name={out.name}", "--overwrite"]
-    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    samples, done = [], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            total = 0
-            try:
-                tree = [process, *process.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                tree = []
-            for proc in tree:
-                try:
-                    total += proc.memory_full_info().pss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
-            if total:
-                samples.append(total / 2**20)
-            done.wait(0.5)
-
     start = time.perf_counter()
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
-    _, err = process.communicate()
+    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with TreeMemory(process, 0.5) as memory:
+        _, err = process.communicate()
     seconds = time.perf_counter() - start
-    done.set()
-    watcher.join()
+    samples = memory.samples
     if process.returncode != 0:
         raise SystemExit(f"knowtune train on {corpus} failed (exit {process.returncode}):\n{err[-3000:]}")
     metrics_file = out / "training_metrics.json"
