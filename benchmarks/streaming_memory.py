@@ -26,10 +26,9 @@ from pathlib import Path
 
 import psutil
 
+from data_prep import WORDS
 from process_memory import TreeMemory
 
-WORDS = ("river tower engineer harbour winter capital museum bridge station garden keeper lantern coast "
-         "island ferry archive signal market orchard quarry").split()
 
 
 def write_corpus(path: Path, size: int) -> int:
@@ -56,14 +55,12 @@ def train(corpus: Path, out: Path, max_steps: int, max_seq_length: int, batch_si
     with TreeMemory(process, 0.5) as memory:
         _, err = process.communicate()
     seconds = time.perf_counter() - start
-    samples = memory.samples
     if process.returncode != 0:
         raise SystemExit(f"knowtune train on {corpus} failed (exit {process.returncode}):\n{err[-3000:]}")
-    metrics_file = out / "training_metrics.json"
-    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
-    half = len(samples) // 2
-    return {"corpus_bytes": corpus.stat().st_size, "seconds": seconds, "global_step": metrics.get("global_step"),
-            "peak_mib": max(samples), "first_half_peak_mib": max(samples[:half]),
+    metrics = json.loads((out / "training_metrics.json").read_text(encoding="utf-8"))
+    samples, half = memory.samples, len(memory.samples) // 2
+    return {"corpus_bytes": corpus.stat().st_size, "seconds": seconds, "global_step": metrics["global_step"],
+            "peak_mib": memory.peak, "first_half_peak_mib": max(samples[:half]),
             "second_half_peak_mib": max(samples[half:]), "samples": len(samples)}
 
 

@@ -5,7 +5,9 @@ and the shipped GGUF model is saved as a plain model (knowtune.models.shipped); 
 the libraries keep private and may rename in any release. They are used here and nowhere else, the
 libraries are pinned in pyproject.toml to the minor versions tested (TESTED), and `check()` probes
 every name once when a training run sets up: a missing one stops the run before anything loads,
-with one line naming the versions, instead of a traceback at step 1.
+with one line naming the versions, instead of a traceback at step 1. The chat template rendered
+directly for tokenizing (`chat_template_renderer`) is a speed-up with a fallback: the tests probe it,
+runs do not stop for it.
 """
 
 from __future__ import annotations
@@ -57,14 +59,7 @@ def _probes() -> dict[str, callable]:
         if "model.hf_quantizer = " not in inspect.getsource(PreTrainedModel.from_pretrained):
             raise AttributeError("hf_quantizer")
 
-    def compiled_chat_template():
-        from transformers.utils.chat_template_utils import _compile_jinja_template
-
-        _compile_jinja_template("{{ messages[0]['content'] }}").render
-
     return {
-        "transformers.utils.chat_template_utils._compile_jinja_template (chats rendered for training)":
-            compiled_chat_template,
         "trl.kernels.chunked_logprob._use_triton (does TRL's fused LM head run here)": triton_switch,
         "SFTTrainer._metrics, _total_train_tokens, _tp_size (the metrics TRL logs)": sft_trainer_state,
         "Trainer._set_signature_columns_if_needed / _signature_columns (dataset columns kept)": signature_columns,
@@ -73,10 +68,28 @@ def _probes() -> dict[str, callable]:
     }
 
 
-def problems() -> list[str]:
-    """The private names this installation lacks (empty when all are there)."""
+def _speedup_probes() -> dict[str, callable]:
+    """Private names behind a speed-up that falls back to the public API without them: checked by the
+    tests (a release that drops one makes knowtune slower, not wrong), never a reason to stop a run."""
+
+    def compiled_chat_template():
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+
+        template = _compile_jinja_template("{{ messages[0]['content'] }}")
+        render = _context_renderer(template, {})
+        if render({"messages": [{"content": "x"}]}) != "x":
+            raise AttributeError("_compile_jinja_template renders differently")
+
+    return {"transformers.utils.chat_template_utils._compile_jinja_template (chats rendered for training)":
+            compiled_chat_template}
+
+
+def problems(speedups: bool = False) -> list[str]:
+    """The private names this installation lacks (empty when all are there); with `speedups`, also those
+    of the speed-ups that have a fallback."""
     missing = []
-    for what, probe in _probes().items():
+    probes = {**_probes(), **(_speedup_probes() if speedups else {})}
+    for what, probe in probes.items():
         try:
             probe()
         except (ImportError, AttributeError, TypeError, OSError):
@@ -133,12 +146,18 @@ def chat_template_renderer(tokenizer):
     from transformers.utils.chat_template_utils import _compile_jinja_template
 
     template = _compile_jinja_template(tokenizer.get_chat_template())
-    # Template.render merges the template's globals into every context; merged once here (jinja's shared context).
-    variables = {**template.globals, **tokenizer.special_tokens_map, "tools": None, "documents": None}
+    render = _context_renderer(template, {**tokenizer.special_tokens_map, "tools": None, "documents": None})
+    return lambda messages, add_generation_prompt=False: render(
+        {"messages": messages, "add_generation_prompt": add_generation_prompt})
 
-    def render(messages: list[dict], add_generation_prompt: bool = False) -> str:
-        context = template.new_context({**variables, "messages": messages, "add_generation_prompt": add_generation_prompt},
-                                       shared=True)
+
+def _context_renderer(template, fixed: dict):
+    """`template.render(**fixed, **variables)` as a function of `variables`: Template.render merges the
+    template's globals into every context; here they are merged once (jinja's shared context)."""
+    base = {**template.globals, **fixed}
+
+    def render(variables: dict) -> str:
+        context = template.new_context({**base, **variables}, shared=True)
         try:
             return template.environment.concat(template.root_render_func(context))
         except Exception:  # noqa: BLE001 (as Template.render does: jinja's own exception, with the template's lines)
