@@ -1,12 +1,20 @@
-"""Batched generation vs one question at a time, same questions, same model, same process.
+"""knowtune's greedy answers vs `model.generate`, same questions, same model, same process.
 
-    .venv/bin/python benchmarks/batched_generation.py [--batch_size 32] [--max_new_tokens 32]
+    .venv/bin/python -u benchmarks/batched_generation.py [--questions 387] [--max_new_tokens 64]
+        [--baseline_batch 32] [--one_at_a_time 0]
 
-Answers the shipped general-knowledge questions with the default model greedily, in left-padded,
-length-sorted batches (knowtune.models.generate) and one at a time, and prints the samples per
-second of each and their ratio. The two ways alternate batch by batch (a batch of questions, then
-the same questions one by one), so a job that competes for the cores for a while slows both
-alike instead of only whichever ran at the time.
+Answers the shipped general-knowledge suite (the retention suite every `knowtune run` asks) with
+the default model, greedily, in length-sorted left-padded batches, two ways:
+
+- baseline: `model.generate` in batches of `--baseline_batch` (knowtune's CPU default before its
+  own decoder): every row runs until the batch's longest answer ends;
+- knowtune: `knowtune.models.generate.generate_batches` at its default width (GENERATION_BATCH),
+  where a row that ends leaves the batch and its KV cache.
+
+The two alternate chunk by chunk (a chunk of GENERATION_BATCH questions one way, then the same
+questions the other way), so a job that competes for the cores for a while slows both alike.
+Prints seconds and answers/s of each, their ratio, and how many answers are identical;
+`--one_at_a_time N` also times the first N questions one at a time through `model.generate`.
 """
 
 from __future__ import annotations
@@ -18,52 +26,81 @@ import time
 import torch
 
 from knowtune.evaluate.eval_data import load_eval_dataset, suite_path
-from knowtune.models.generate import generate_batches, render_prompt
-from knowtune.evaluate.run import CPU_GENERATION_BATCH
 from knowtune.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
+from knowtune.models.generate import GENERATION_BATCH, generate_batches, render_prompt
 
 
-def timed(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) -> tuple[float, list[str]]:
+def baseline(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) -> list[str]:
+    """`model.generate`, length-sorted left-padded batches (knowtune's path before its own decoder)."""
+    texts = [render_prompt(tokenizer, p) for p in prompts]
+    order = sorted(range(len(texts)), key=lambda i: len(tokenizer(texts[i], add_special_tokens=False)["input_ids"]),
+                   reverse=True)
+    answers = [""] * len(texts)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            ids = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in ids], add_special_tokens=False, padding=True, padding_side="left",
+                              return_tensors="pt")
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            for i, text in zip(ids, decoded):
+                answers[i] = text.strip()
+    return answers
+
+
+def knowtune_answers(model, tokenizer, prompts, max_new_tokens: int) -> list[str]:
     answers = [""] * len(prompts)
+    for ids, texts, _ in generate_batches(model, tokenizer, prompts, GENERATION_BATCH, max_new_tokens):
+        for i, text in zip(ids, texts):
+            answers[i] = text
+    return answers
+
+
+def timed(work) -> tuple[float, list[str]]:
     start = time.perf_counter()
-    for ids, batch_answers, _ in generate_batches(model, tokenizer, prompts, batch_size, max_new_tokens):
-        for i, answer in zip(ids, batch_answers):
-            answers[i] = answer
-    return time.perf_counter() - start, answers
+    result = work()
+    return time.perf_counter() - start, result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch_size", type=int, default=CPU_GENERATION_BATCH, help="default: what auto uses on a CPU")
-    parser.add_argument("--max_new_tokens", type=int, default=32)
+    parser.add_argument("--questions", type=int, default=None, help="the suite's first N (default: all)")
+    parser.add_argument("--max_new_tokens", type=int, default=64, help="default: knowtune eval's")
+    parser.add_argument("--baseline_batch", type=int, default=32)
+    parser.add_argument("--one_at_a_time", type=int, default=0, help="also time the first N one at a time")
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()[0]
     path = resolve_model(DEFAULT_MODEL)
     model, tokenizer = load_model(path), load_tokenizer(path)
-    # The suite's first 36 questions: the suite as it was when the README's figures were measured.
-    prompts = [item.prompt for item in load_eval_dataset(suite_path("general_knowledge.jsonl"), max_samples=36).items]
-    # The order batched evaluation uses (longest first), so each batch holds similar lengths.
-    prompts.sort(key=lambda p: len(tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)["input_ids"]), reverse=True)
-    timed(model, tokenizer, prompts[:2], 2, 4)  # warm-up: first-call costs stay out of both timings
+    model.eval()
+    prompts = [item.prompt for item in load_eval_dataset(suite_path("general_knowledge.jsonl"),
+                                                           max_samples=args.questions).items]
+    knowtune_answers(model, tokenizer, prompts[:2], 4)  # warm-up: first-call costs stay out of both timings
 
-    batched_s = alone_s = 0.0
-    same = 0
-    for start in range(0, len(prompts), args.batch_size):
-        chunk = prompts[start : start + args.batch_size]
-        seconds, batched = timed(model, tokenizer, chunk, args.batch_size, args.max_new_tokens)
-        batched_s += seconds
-        seconds, alone = timed(model, tokenizer, chunk, 1, args.max_new_tokens)
-        alone_s += seconds
-        same += sum(a == b for a, b in zip(alone, batched))
+    base_s = ours_s = 0.0
+    base, ours = [], []
+    for start in range(0, len(prompts), GENERATION_BATCH):
+        chunk = prompts[start:start + GENERATION_BATCH]
+        seconds, answers = timed(lambda: baseline(model, tokenizer, chunk, args.baseline_batch, args.max_new_tokens))
+        base_s, base = base_s + seconds, base + answers
+        seconds, answers = timed(lambda: knowtune_answers(model, tokenizer, chunk, args.max_new_tokens))
+        ours_s, ours = ours_s + seconds, ours + answers
 
     n = len(prompts)
-    print(f"model {DEFAULT_MODEL}, {n} questions, greedy, max_new_tokens {args.max_new_tokens}, "
-          f"torch threads {torch.get_num_threads()}, load average at start {load_at_start:.2f}, "
-          f"at end {os.getloadavg()[0]:.2f}")
-    print(f"one at a time:  {alone_s:7.1f} s  {n / alone_s:6.2f} samples/s")
-    print(f"batch size {args.batch_size:<3}: {batched_s:7.1f} s  {n / batched_s:6.2f} samples/s")
-    print(f"speed-up: {alone_s / batched_s:.2f}x; identical answers: {same}/{n}")
+    lengths = [len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in ours]
+    print(f"model {DEFAULT_MODEL}, {n} questions, greedy, max_new_tokens {args.max_new_tokens}, torch threads "
+          f"{torch.get_num_threads()}, load average at start {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f}")
+    print(f"answers: mean {sum(lengths) / n:.1f} tokens, {sum(x >= args.max_new_tokens - 1 for x in lengths)} "
+          f"ran to the limit")
+    if args.one_at_a_time:
+        k = min(args.one_at_a_time, n)
+        seconds, _ = timed(lambda: baseline(model, tokenizer, prompts[:k], 1, args.max_new_tokens))
+        print(f"one at a time (model.generate), first {k}: {seconds:7.1f} s  {k / seconds:6.2f} answers/s")
+    print(f"baseline: model.generate, batch {args.baseline_batch:<3}       {base_s:7.1f} s  {n / base_s:6.2f} answers/s")
+    print(f"knowtune: rows leave at their end, batch {GENERATION_BATCH:<3} {ours_s:7.1f} s  {n / ours_s:6.2f} answers/s")
+    print(f"speed-up: {base_s / ours_s:.2f}x; identical answers: {sum(a == b for a, b in zip(base, ours))}/{n}")
 
 
 if __name__ == "__main__":

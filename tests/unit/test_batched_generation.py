@@ -6,7 +6,7 @@ import pytest
 
 from knowtune.errors import UserError
 from knowtune.evaluate import qa_check
-from knowtune.models.generate import generate_answers
+from knowtune.models.generate import _plain_greedy, generate_answers, greedy_rows
 from knowtune.evaluate.qa_check import evaluate_qa, load_qa_file
 from knowtune.models import load_model, load_tokenizer
 from tiny_models import build_tiny_model
@@ -40,6 +40,63 @@ def test_batched_generation_equals_one_prompt_at_a_time(tiny):
     assert len(set(batched)) > 1  # distinct answers, so a mix-up of the order would show
     assert tokenizer.padding_side == "right"
     assert model.training  # the caller's mode is restored
+
+
+def _generate_tokens(model, batch, eos, max_new_tokens, **extra) -> list[list[int]]:
+    """model.generate's new tokens per row, up to (not including) the end-of-turn token."""
+    import torch
+
+    with torch.inference_mode():
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos,
+                             do_sample=False, **extra)
+    rows = out[:, batch["input_ids"].shape[1]:].tolist()
+    return [row[: row.index(eos)] if eos in row else row for row in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_rows_that_end_leave_the_batch_and_the_answers_are_model_generates(tmp_path, arch):
+    import torch
+
+    path = str(build_tiny_model(tmp_path, arch=arch))
+    model, tokenizer = load_model(path), load_tokenizer(path)
+    model.eval()
+    texts = [f"{p} {i}" * (1 + i % 3) for i, p in enumerate(PROMPTS * 3)]
+    batch = tokenizer(texts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
+    # A random model never writes its end-of-turn token: make a token the rows write at different
+    # steps the end, so that rows end early, at different steps, and others run to the limit.
+    free = _generate_tokens(model, batch, tokenizer.eos_token_id, 16)
+    firsts = {}
+    for row in free:
+        for step, token in enumerate(row):
+            firsts.setdefault(token, []).append(step)
+    eos = max(firsts, key=lambda t: (len(set(firsts[t])), len(firsts[t])))
+    expected = _generate_tokens(model, batch, eos, 16)
+    assert len({len(row) for row in expected}) >= 3 and any(len(row) == 16 for row in expected)
+
+    with torch.inference_mode():
+        rows = greedy_rows(model, batch["input_ids"], batch["attention_mask"], eos, 16)
+    assert rows == expected
+
+
+def test_a_generation_config_that_changes_the_logits_goes_through_generate(tiny, monkeypatch):
+    from knowtune.models import generate
+
+    model, tokenizer = tiny
+    calls = []
+    real = generate.greedy_rows
+    monkeypatch.setattr(generate, "greedy_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plain = generate_answers(model, tokenizer, PROMPTS, max_new_tokens=8)
+    assert calls and _plain_greedy(model)
+
+    calls.clear()
+    model.generation_config.repetition_penalty = 1.3  # model.generate applies it even when greedy
+    try:
+        penalised = generate_answers(model, tokenizer, PROMPTS, max_new_tokens=8)
+        assert not calls and not _plain_greedy(model)
+    finally:
+        model.generation_config.repetition_penalty = None
+    assert penalised != plain
 
 
 def test_no_prompts_get_no_answers(tiny):

@@ -217,17 +217,19 @@ def test_generation_metrics_for_the_trainer(tiny_llama, data):
 @pytest.mark.slow
 def test_out_of_memory_halves_the_batch_and_reports_the_size(tiny_llama, data, monkeypatch):
     qa, _, _ = data
+    from knowtune.models import generate as decoding
+
     model, tokenizer = load_model(str(tiny_llama)), load_tokenizer(str(tiny_llama))
-    generate = model.generate
+    greedy_rows = decoding.greedy_rows
     sizes = []
 
-    def generate_with_little_memory(**kwargs):
-        sizes.append(len(kwargs["input_ids"]))
-        if len(kwargs["input_ids"]) > 1:
+    def decode_with_little_memory(model_, input_ids, *args):
+        sizes.append(len(input_ids))
+        if len(input_ids) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory")
-        return generate(**kwargs)
+        return greedy_rows(model_, input_ids, *args)
 
-    monkeypatch.setattr(model, "generate", generate_with_little_memory)
+    monkeypatch.setattr(decoding, "greedy_rows", decode_with_little_memory)
     dataset = load_eval_dataset(str(qa))
     result = evaluate_dataset(model, tokenizer, dataset, batch_size=4, shrink_on_oom=True, max_new_tokens=2)
     assert sizes == [3, 2, 1, 1, 1]  # 4 -> 2 -> 1, then the rest at 1

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from knowtune.errors import UserError
-from knowtune.models.generate import generate_answers
+from knowtune.models.generate import GENERATION_BATCH, generate_answers
 from knowtune.evaluate.qa_metrics import QAScorer
 
 
@@ -41,7 +41,7 @@ def load_qa_file(path: str | Path) -> list[dict]:
     return records
 
 
-def evaluate_qa(model, tokenizer, records: list[dict], batch_size: int = 8, max_new_tokens: int = 64) -> dict:
+def evaluate_qa(model, tokenizer, records: list[dict], batch_size: int = GENERATION_BATCH, max_new_tokens: int = 64) -> dict:
     """Generate an answer to each record's question; return the mean scores and every prediction."""
     if not records:
         raise ValueError("evaluate_qa needs at least one record")

@@ -26,11 +26,9 @@ from knowtune.evaluate.scoring import evaluate_dataset, score_predictions_file
 from knowtune.evaluate.stats import wilson_interval
 from knowtune.evaluate.target import Target, load_target_model, load_target_tokenizer, resolve_targets
 from knowtune.fileio import write_atomic
+from knowtune.models.generate import GENERATION_BATCH
 
-# benchmarks/batched_generation.py on a 2-core CPU, default model, 36 questions, 32 new tokens: 4.27 answers/s
-# at batch size 32 vs 0.78 one at a time (idle machine, 2 threads); with 1 thread, 0.57, 0.87, 1.3 and 2.6
-# answers/s at batch sizes 4, 8, 16 and 36. A decoding step of a small model costs little more for more rows.
-CPU_GENERATION_BATCH = 32
+CPU_GENERATION_BATCH = GENERATION_BATCH  # wide batches whose finished rows leave them (knowtune.models.generate)
 # A perplexity batch holds batch x window x vocabulary logits (4 x 1024 x 49152 floats: 0.8 GB, twice that
 # while the loss is computed), and a full window keeps a CPU busy on its own.
 CPU_PERPLEXITY_BATCH = 4

@@ -92,7 +92,7 @@ def _model_identity(model_path: str) -> str:
 
 def base_answers(cfg: TrainConfig, model, tokenizer, model_path: str, prompts: list[str]) -> dict[str, str]:
     """The base model's greedy answer to each prompt; cached, so only missing ones are generated."""
-    from knowtune.models.generate import generate_batches
+    from knowtune.models.generate import GENERATION_BATCH, generate_batches
 
     cache = CallCache(cache_dir(cfg.cache_dir) / "replay" / "answers.sqlite")
     identity = {"model": _model_identity(model_path), "system_prompt": cfg.data.system_prompt, "kind": "replay"}
@@ -104,7 +104,7 @@ def base_answers(cfg: TrainConfig, model, tokenizer, model_path: str, prompts: l
         print(f"Replay: the base model answers {len(missing)} general prompts "
               f"({len(prompts) - len(missing)} cached)", flush=True)
         for batch_ids, texts, _ in generate_batches(
-            model, tokenizer, missing, batch_size=32, max_new_tokens=cfg.replay.max_new_tokens,
+            model, tokenizer, missing, batch_size=GENERATION_BATCH, max_new_tokens=cfg.replay.max_new_tokens,
             system_prompt=cfg.data.system_prompt,
         ):
             for i, text in zip(batch_ids, texts):

@@ -122,11 +122,16 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         # and to the best-checkpoint choice right after this returns: the one place to add them.
         output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
         from knowtune.evaluate.scoring import generation_metrics
+        from knowtune.models.generate import GENERATION_BATCH
 
+        # Answers on a CPU: wide batches whose finished rows leave them (knowtune.models.generate), however
+        # small per_device_eval_batch_size keeps the loss's batches; on a GPU that size is the user's memory.
+        rows = self.args.per_device_eval_batch_size
+        if self.model.device.type == "cpu":
+            rows = max(rows, GENERATION_BATCH)
         for dataset in self.generation_evals:
             scores = generation_metrics(
-                self.model, self.processing_class, dataset,
-                batch_size=self.args.per_device_eval_batch_size, max_new_tokens=self.eval_max_new_tokens,
+                self.model, self.processing_class, dataset, batch_size=rows, max_new_tokens=self.eval_max_new_tokens,
             )
             output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
         if self.selection_tolerance is not None and metric_key_prefix == "eval":
