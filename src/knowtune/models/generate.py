@@ -7,8 +7,9 @@ a temperature is given. Answers come out batch by batch, so a caller can stream 
 
 Greedy answers are decoded by `greedy_rows`, which drops a row from the batch (and from its KV
 cache, `Cache.batch_select_indices`) as soon as it ends, so the steps after that run on the rows
-still writing. `model.generate` keeps every row to the end of the longest answer, and a model that
-rambles on a few questions makes the whole batch pay for them. Same tokens as `model.generate`
+still writing, and runs the tokens every prompt starts with (a chat template's system prompt) once
+for the whole batch. `model.generate` keeps every row to the end of the longest answer, and a model
+that rambles on a few questions makes the whole batch pay for them. Same tokens as `model.generate`
 (tests/unit/test_batched_generation.py); transformers' own continuous batching
 (`model.generate_batch`) ran slower than `model.generate` on a CPU. Sampling, and a model whose
 generation config changes the logits (repetition penalty and the like), go through `model.generate`.
@@ -88,6 +89,49 @@ def _cache_keyword(model) -> str | None:
     return next((name for name in ("cache", "past_key_values") if name in parameters), None)
 
 
+SHARED_PREFIX_MIN = 8  # tokens every row of a batch starts with, below which the prefix is not split off
+
+
+def _shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
+    """How many tokens every left-padded row's prompt starts with (a chat template's system prompt), leaving
+    each row at least one token of its own."""
+    prompts = [ids[mask.bool()] for ids, mask in zip(input_ids, attention_mask)]
+    shortest = min(len(p) for p in prompts)
+    first = prompts[0][: shortest - 1]
+    same = torch.ones_like(first, dtype=torch.bool)
+    for prompt in prompts[1:]:
+        same &= prompt[: len(first)] == first
+    return int(same.long().cumprod(0).sum()) if len(first) else 0
+
+
+def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, cache: dict):
+    """The prompts' forward into `cache`: (output, attention mask so far, each row's last position). A prefix
+    every row shares is run once and its KV copied to every row (`Cache.batch_repeat_interleave`)."""
+    rows = input_ids.shape[0]
+    shared = _shared_prefix(input_ids, attention_mask) if rows > 1 else 0
+    if shared < SHARED_PREFIX_MIN:
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
+                    logits_to_keep=1, **cache)
+        return out, attention_mask, positions[:, -1:]
+    prefix = input_ids[0][attention_mask[0].bool()][:shared][None]
+    model(input_ids=prefix, attention_mask=torch.ones_like(prefix),
+          position_ids=torch.arange(shared, device=prefix.device)[None], use_cache=True, logits_to_keep=1, **cache)
+    next(iter(cache.values())).batch_repeat_interleave(rows)
+    # The rest of each prompt, left padded after the shared part: [prefix | padding | own tokens].
+    own = [ids[mask.bool()][shared:] for ids, mask in zip(input_ids, attention_mask)]
+    width = max(len(o) for o in own)
+    rest = input_ids.new_zeros((rows, width))  # padding: any id, masked out
+    rest_mask = attention_mask.new_zeros((rows, width))
+    for row, o in enumerate(own):
+        rest[row, width - len(o):], rest_mask[row, width - len(o):] = o, 1
+    positions = shared + rest_mask.long().cumsum(-1) - 1
+    mask = torch.cat([attention_mask.new_ones((rows, shared)), rest_mask], dim=-1)
+    out = model(input_ids=rest, attention_mask=mask, position_ids=positions.clamp(min=shared), use_cache=True,
+                logits_to_keep=1, **cache)
+    return out, mask, positions[:, -1:]
+
+
 def greedy_rows(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, eos_token_id: int,
                 max_new_tokens: int) -> list[list[int]]:
     """Each left-padded row's greedy continuation (without its end-of-turn token), at most
@@ -97,11 +141,8 @@ def greedy_rows(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, eo
     rows = input_ids.shape[0]
     answers: list[list[int]] = [[] for _ in range(rows)]
     alive = torch.arange(rows, device=input_ids.device)
-    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     cache = {_cache_keyword(model): DynamicCache(config=model.config)}
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
-                logits_to_keep=1, **cache)
-    position = positions[:, -1:]
+    out, attention_mask, position = _prefill(model, input_ids, attention_mask, cache)
     for step in range(max_new_tokens):
         token = out.logits[:, -1].argmax(-1)
         ended = token == eos_token_id if eos_token_id is not None else torch.zeros_like(token, dtype=torch.bool)
