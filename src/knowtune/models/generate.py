@@ -80,8 +80,8 @@ def _plain_greedy(model) -> bool:
 
 
 def _cache_keyword(model) -> str | None:
-    """The forward's keyword for the KV cache (`cache` since transformers 5.24, `past_key_values` before), or
-    None where the forward cannot keep only the last position's logits."""
+    """The forward's keyword for the KV cache (`cache`; `past_key_values` in older transformers), or None where
+    the forward cannot keep only the last position's logits."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     parameters = inspect.signature(base.forward).parameters
     if "logits_to_keep" not in parameters:
@@ -104,20 +104,19 @@ def _shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int
     return int(same.long().cumprod(0).sum()) if len(first) else 0
 
 
-def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, cache: dict):
-    """The prompts' forward into `cache`: (output, attention mask so far, each row's last position). A prefix
-    every row shares is run once and its KV copied to every row (`Cache.batch_repeat_interleave`)."""
+def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, kv, forward: dict):
+    """The prompts' forward into the KV cache `kv`: (output, attention mask so far, each row's last position). A
+    prefix every row shares is run once and its KV copied to every row (`Cache.batch_repeat_interleave`)."""
     rows = input_ids.shape[0]
     shared = _shared_prefix(input_ids, attention_mask) if rows > 1 else 0
     if shared < SHARED_PREFIX_MIN:
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
-                    logits_to_keep=1, **cache)
+        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, **forward)
         return out, attention_mask, positions[:, -1:]
     prefix = input_ids[0][attention_mask[0].bool()][:shared][None]
     model(input_ids=prefix, attention_mask=torch.ones_like(prefix),
-          position_ids=torch.arange(shared, device=prefix.device)[None], use_cache=True, logits_to_keep=1, **cache)
-    next(iter(cache.values())).batch_repeat_interleave(rows)
+          position_ids=torch.arange(shared, device=prefix.device)[None], **forward)
+    kv.batch_repeat_interleave(rows)
     # The rest of each prompt, left padded after the shared part: [prefix | padding | own tokens].
     own = [ids[mask.bool()][shared:] for ids, mask in zip(input_ids, attention_mask)]
     width = max(len(o) for o in own)
@@ -127,8 +126,7 @@ def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, cache
         rest[row, width - len(o):], rest_mask[row, width - len(o):] = o, 1
     positions = shared + rest_mask.long().cumsum(-1) - 1
     mask = torch.cat([attention_mask.new_ones((rows, shared)), rest_mask], dim=-1)
-    out = model(input_ids=rest, attention_mask=mask, position_ids=positions.clamp(min=shared), use_cache=True,
-                logits_to_keep=1, **cache)
+    out = model(input_ids=rest, attention_mask=mask, position_ids=positions.clamp(min=shared), **forward)
     return out, mask, positions[:, -1:]
 
 
@@ -141,8 +139,9 @@ def greedy_rows(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, eo
     rows = input_ids.shape[0]
     answers: list[list[int]] = [[] for _ in range(rows)]
     alive = torch.arange(rows, device=input_ids.device)
-    cache = {_cache_keyword(model): DynamicCache(config=model.config)}
-    out, attention_mask, position = _prefill(model, input_ids, attention_mask, cache)
+    kv = DynamicCache(config=model.config)
+    forward = {_cache_keyword(model): kv, "use_cache": True, "logits_to_keep": 1}
+    out, attention_mask, position = _prefill(model, input_ids, attention_mask, kv, forward)
     for step in range(max_new_tokens):
         token = out.logits[:, -1].argmax(-1)
         ended = token == eos_token_id if eos_token_id is not None else torch.zeros_like(token, dtype=torch.bool)
@@ -153,12 +152,11 @@ def greedy_rows(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, eo
             break
         if bool(ended.any()):
             keep = (~ended).nonzero().squeeze(-1)
-            next(iter(cache.values())).batch_select_indices(keep)
+            kv.batch_select_indices(keep)
             alive, token, attention_mask, position = alive[keep], token[keep], attention_mask[keep], position[keep]
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(attention_mask.shape[0], 1)], dim=-1)
         position = position + 1
-        out = model(input_ids=token[:, None], attention_mask=attention_mask, position_ids=position, use_cache=True,
-                    logits_to_keep=1, **cache)
+        out = model(input_ids=token[:, None], attention_mask=attention_mask, position_ids=position, **forward)
     return answers
 
 
