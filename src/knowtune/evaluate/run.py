@@ -28,7 +28,6 @@ from knowtune.evaluate.target import Target, load_target_model, load_target_toke
 from knowtune.fileio import write_atomic
 from knowtune.models.generate import GENERATION_BATCH
 
-CPU_GENERATION_BATCH = GENERATION_BATCH  # wide batches whose finished rows leave them (knowtune.models.generate)
 # A perplexity batch holds batch x window x vocabulary logits (4 x 1024 x 49152 floats: 0.8 GB, twice that
 # while the loss is computed), and a full window keeps a CPU busy on its own.
 CPU_PERPLEXITY_BATCH = 4
@@ -74,7 +73,7 @@ def _batch_size(cfg: EvalConfig, metric: str) -> tuple[int, bool]:
         return cfg.batch_size, False
     if torch.cuda.is_available():
         return GPU_FIRST_BATCH, True
-    return (CPU_PERPLEXITY_BATCH if metric == "perplexity" else CPU_GENERATION_BATCH), False
+    return (CPU_PERPLEXITY_BATCH if metric == "perplexity" else GENERATION_BATCH), False
 
 
 def _summary(metrics: dict, metric: str) -> str:
