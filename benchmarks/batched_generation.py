@@ -1,20 +1,19 @@
 """knowtune's greedy answers vs `model.generate`, same questions, same model, same process.
 
     .venv/bin/python -u benchmarks/batched_generation.py [--questions 387] [--max_new_tokens 64]
-        [--baseline_batch 32] [--one_at_a_time 0]
+        [--baseline_batch 32]
 
 Answers the shipped general-knowledge suite (the retention suite every `knowtune run` asks) with
 the default model, greedily, in length-sorted left-padded batches, two ways:
 
 - baseline: `model.generate` in batches of `--baseline_batch` (knowtune's CPU default before its
   own decoder): every row runs until the batch's longest answer ends;
-- knowtune: `knowtune.models.generate.generate_batches` at its default width (GENERATION_BATCH),
+- knowtune: `knowtune.models.generate.generate_answers` at its default width (GENERATION_BATCH),
   where a row that ends leaves the batch and its KV cache.
 
 The two alternate chunk by chunk (a chunk of GENERATION_BATCH questions one way, then the same
 questions the other way), so a job that competes for the cores for a while slows both alike.
-Prints seconds and answers/s of each, their ratio, and how many answers are identical;
-`--one_at_a_time N` also times the first N questions one at a time through `model.generate`.
+Prints seconds and answers/s of each, their ratio, and how many answers are identical.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import torch
 
 from knowtune.evaluate.eval_data import load_eval_dataset, suite_path
 from knowtune.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
-from knowtune.models.generate import GENERATION_BATCH, generate_batches, render_prompt
+from knowtune.models.generate import GENERATION_BATCH, generate_answers, render_prompt
 
 
 def baseline(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) -> list[str]:
@@ -49,14 +48,6 @@ def baseline(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) ->
     return answers
 
 
-def knowtune_answers(model, tokenizer, prompts, max_new_tokens: int) -> list[str]:
-    answers = [""] * len(prompts)
-    for ids, texts, _ in generate_batches(model, tokenizer, prompts, GENERATION_BATCH, max_new_tokens):
-        for i, text in zip(ids, texts):
-            answers[i] = text
-    return answers
-
-
 def timed(work) -> tuple[float, list[str]]:
     start = time.perf_counter()
     result = work()
@@ -68,7 +59,6 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=None, help="the suite's first N (default: all)")
     parser.add_argument("--max_new_tokens", type=int, default=64, help="default: knowtune eval's")
     parser.add_argument("--baseline_batch", type=int, default=32)
-    parser.add_argument("--one_at_a_time", type=int, default=0, help="also time the first N one at a time")
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()[0]
@@ -77,7 +67,7 @@ def main() -> None:
     model.eval()
     prompts = [item.prompt for item in load_eval_dataset(suite_path("general_knowledge.jsonl"),
                                                            max_samples=args.questions).items]
-    knowtune_answers(model, tokenizer, prompts[:2], 4)  # warm-up: first-call costs stay out of both timings
+    generate_answers(model, tokenizer, prompts[:2], max_new_tokens=4)  # warm-up: first-call costs stay out of both timings
 
     base_s = ours_s = 0.0
     base, ours = [], []
@@ -85,7 +75,7 @@ def main() -> None:
         chunk = prompts[start:start + GENERATION_BATCH]
         seconds, answers = timed(lambda: baseline(model, tokenizer, chunk, args.baseline_batch, args.max_new_tokens))
         base_s, base = base_s + seconds, base + answers
-        seconds, answers = timed(lambda: knowtune_answers(model, tokenizer, chunk, args.max_new_tokens))
+        seconds, answers = timed(lambda: generate_answers(model, tokenizer, chunk, max_new_tokens=args.max_new_tokens))
         ours_s, ours = ours_s + seconds, ours + answers
 
     n = len(prompts)
@@ -94,10 +84,6 @@ def main() -> None:
           f"{torch.get_num_threads()}, load average at start {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print(f"answers: mean {sum(lengths) / n:.1f} tokens, {sum(x >= args.max_new_tokens - 1 for x in lengths)} "
           f"ran to the limit")
-    if args.one_at_a_time:
-        k = min(args.one_at_a_time, n)
-        seconds, _ = timed(lambda: baseline(model, tokenizer, prompts[:k], 1, args.max_new_tokens))
-        print(f"one at a time (model.generate), first {k}: {seconds:7.1f} s  {k / seconds:6.2f} answers/s")
     print(f"baseline: model.generate, batch {args.baseline_batch:<3}       {base_s:7.1f} s  {n / base_s:6.2f} answers/s")
     print(f"knowtune: rows leave at their end, batch {GENERATION_BATCH:<3} {ours_s:7.1f} s  {n / ours_s:6.2f} answers/s")
     print(f"speed-up: {base_s / ours_s:.2f}x; identical answers: {sum(a == b for a, b in zip(base, ours))}/{n}")

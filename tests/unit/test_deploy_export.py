@@ -17,7 +17,8 @@ needs_llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is No
                                      reason="llama-cpp-python is not installed (`make install` installs it)")
 
 
-def _tiny_with_shipped_tokenizer(out, arch, tokenizer=None):
+def _tiny_with_real_tokenizer(out, arch, tokenizer=None):
+    """A tiny random `arch` model with a real tokenizer (`tokenizer`, else the shipped model's)."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
@@ -83,7 +84,7 @@ def _qwen2_tokenizer(out):
 
 @pytest.fixture(scope="module")
 def smol_tiny_llama(tmp_path_factory):
-    return _tiny_with_shipped_tokenizer(tmp_path_factory.mktemp("smol-tiny-llama"), "llama")
+    return _tiny_with_real_tokenizer(tmp_path_factory.mktemp("smol-tiny-llama"), "llama")
 
 
 def test_modelfile_template_renders_as_the_jinja_template():
@@ -227,7 +228,7 @@ def test_export_gguf_of_a_qwen2_model_keeps_its_tokenizer(tmp_path, qa_file):
     from knowtune.deploy.gguf import metadata, require_llama_cpp
 
     tokenizer = AutoTokenizer.from_pretrained(_qwen2_tokenizer(tmp_path / "tokenizer"))
-    base = _tiny_with_shipped_tokenizer(tmp_path / "qwen2", "qwen2", tokenizer)
+    base = _tiny_with_real_tokenizer(tmp_path / "qwen2", "qwen2", tokenizer)
     run = _lora_run(tmp_path / "run", base, qa_file)
     # --no-verify: llama.cpp's answers from tiny random weights (see the Ollama test); the tokenizer and the
     # chat template, which a lost end-of-turn token or a wrong pre-tokenizer would break, are checked here.
