@@ -55,12 +55,78 @@ def add_hidden_output(model) -> None:
         for key in TRL_FORWARD_KWARGS:
             kwargs.pop(key, None)
         kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+        hidden = backbone_hidden(self.base_model, args, kwargs)[:, :-1]
         targets = labels[:, 1:].to(hidden.device)
         mask = targets != IGNORE_INDEX
         return HiddenOutput(hidden=hidden[mask], targets=targets[mask])
 
     model.forward = types.MethodType(forward, model)
+
+
+SHARED_PREFIX_MIN = 8  # tokens every row of a batch starts with, below which the batch runs as it is
+
+
+def shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> int:
+    """How many tokens every row of a right-padded batch starts with (a chat template's system prompt),
+    leaving each row at least one token of its own; 0 where a row does not start at position 0."""
+    if input_ids.dim() != 2 or input_ids.shape[0] < 2:
+        return 0
+    real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+    lengths = real.long().sum(-1)
+    if not bool((real.long().cumprod(-1).sum(-1) == lengths).all()):  # padding before a row's tokens
+        return 0
+    same = (input_ids == input_ids[:1]).all(0) & real.all(0)
+    return min(int(same.long().cumprod(0).sum()), int(lengths.min()) - 1)
+
+
+def _prefix_runs_once(backbone) -> str | None:
+    """The backbone forward's keyword for a KV cache where a shared prefix can run once for the batch (a
+    decoder whose every layer attends to the whole past, activations kept), else None."""
+    import inspect
+
+    config = backbone.config.get_text_config()
+    if getattr(backbone, "gradient_checkpointing", False) or getattr(config, "is_encoder_decoder", False):
+        return None
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None:
+        if any(kind != "full_attention" for kind in layer_types):
+            return None
+    elif getattr(config, "sliding_window", None) is not None and getattr(config, "use_sliding_window", True):
+        return None
+    parameters = inspect.signature(backbone.forward).parameters
+    return next((name for name in ("cache", "past_key_values") if name in parameters), None)
+
+
+def backbone_hidden(backbone, args: tuple, kwargs: dict) -> torch.Tensor:
+    """The backbone's last hidden states (rows, positions, hidden size) for a training batch.
+
+    The tokens every row starts with (the system prompt of a chat template: about a quarter of a QA
+    sample's tokens) see nothing but each other under causal attention, so their states are the same
+    in every row: they run once, and their keys and values are repeated for the rows
+    (`Cache.batch_repeat_interleave`) before the rest of the batch runs on them. Gradients flow
+    back through the repeat, so the loss and its gradient are those of the whole batch run as it is
+    (tests/unit/test_loss.py); the forward and backward skip rows-1 copies of the prefix."""
+    ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
+    keyword = None
+    if not args and isinstance(ids, torch.Tensor) and kwargs.get("position_ids") is None \
+            and kwargs.get("inputs_embeds") is None:
+        keyword = _prefix_runs_once(backbone)
+    shared = shared_prefix(ids, mask) if keyword else 0
+    if shared < SHARED_PREFIX_MIN:
+        return backbone(*args, **kwargs).last_hidden_state
+    from transformers import DynamicCache
+
+    rows, width = ids.shape
+    rest = {k: v for k, v in kwargs.items() if k not in ("input_ids", "attention_mask", "use_cache")}
+    mask = torch.ones_like(ids) if mask is None else mask
+    kv = DynamicCache(config=backbone.config)
+    positions = torch.arange(width, device=ids.device)[None]
+    head = backbone(input_ids=ids[:1, :shared], attention_mask=mask[:1, :shared], position_ids=positions[:, :shared],
+                    use_cache=True, **{keyword: kv}, **rest).last_hidden_state
+    kv.batch_repeat_interleave(rows)
+    tail = backbone(input_ids=ids[:, shared:], attention_mask=mask, position_ids=positions[:, shared:].expand(rows, -1),
+                    use_cache=True, **{keyword: kv}, **rest).last_hidden_state
+    return torch.cat([head.expand(rows, -1, -1), tail], dim=1)
 
 
 def logit_transform(config) -> tuple[float, float | None]:
@@ -118,9 +184,12 @@ def token_loss(hidden, head, targets, scale: float = 1.0, softcap: float | None 
 @torch.no_grad()
 def teacher_distributions(model, columns: dict[str, list], top_k: int, batch_size: int = 8) -> list[tuple]:
     """For each sample of `columns` (input_ids, labels): the model's `top_k` token ids and their
-    log-probabilities at each trained position, as (ids int64 (n, k), log-probabilities float32 (n, k))."""
+    log-probabilities at each trained position, as (ids int64 (n, k), log-probabilities float32 (n, k)).
+    The head runs on the trained positions only, and a prefix the batch shares once (`backbone_hidden`)."""
     was_training = model.training
     model.eval()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head, (scale, softcap) = base.get_output_embeddings(), logit_transform(base.config)
     device = next(model.parameters()).device
     found = []
     try:
@@ -130,11 +199,14 @@ def teacher_distributions(model, columns: dict[str, list], top_k: int, batch_siz
             width = max(len(x) for x in ids)
             input_ids = torch.tensor([x + [0] * (width - len(x)) for x in ids], device=device)
             mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=device)
-            logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()
+            hidden = backbone_hidden(base.base_model, (), {"input_ids": input_ids, "attention_mask": mask,
+                                                           "use_cache": False})[:, :-1]
             for row, sample_labels in enumerate(labels):
                 trained = torch.tensor([label != IGNORE_INDEX for label in sample_labels[1:]], device=device)
-                logp = logits[row, : len(trained)][trained].log_softmax(-1)
-                top = logp.topk(top_k, dim=-1)
+                logits = F.linear(hidden[row, : len(trained)][trained], head.weight, head.bias).float() * scale
+                if softcap:
+                    logits = softcap * torch.tanh(logits / softcap)
+                top = logits.log_softmax(-1).topk(top_k, dim=-1)
                 found.append((top.indices.cpu(), top.values.cpu()))
     finally:
         model.train(was_training)
