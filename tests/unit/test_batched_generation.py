@@ -159,17 +159,27 @@ def test_load_qa_file_keeps_extra_fields_and_skips_blank_lines(tmp_path):
         [json.dumps({"question": "Q1?", "answer": "A1", "fact_id": "f1"}), "", json.dumps({"question": "Q2?", "answer": "A2"})],
     )
     assert load_qa_file(path) == [
-        {"question": "Q1?", "answer": "A1", "fact_id": "f1"},
-        {"question": "Q2?", "answer": "A2"},
+        {"question": "Q1?", "answer": "A1", "answers": ["A1"], "fact_id": "f1"},
+        {"question": "Q2?", "answer": "A2", "answers": ["A2"]},
     ]
+
+
+def test_load_qa_file_takes_a_list_of_accepted_answers_as_knowtune_eval_does(tmp_path):
+    path = _write(tmp_path / "qa.jsonl", [json.dumps({"question": "How high?", "answers": ["2,340 metres", "2340 m"]}),
+                                          json.dumps({"question": "Who?", "answer": ["Agnes Pell", "Pell"]})])
+    first, second = load_qa_file(path)
+    assert first["answer"] == "2,340 metres" and first["answers"] == ["2,340 metres", "2340 m"]
+    assert second["answers"] == ["Agnes Pell", "Pell"]
 
 
 @pytest.mark.parametrize(
     "bad_line, message",
     [
         ('{"question": "Q?", "answer": ', "invalid JSON"),
-        ('{"question": "Q?"}', "field 'answer' is missing"),
-        ('{"question": "Q?", "answer": ["A"]}', "field 'answer' is not a string (list)"),
+        ('{"question": "Q?"}', "missing its answer field ('answer' or 'answers')"),
+        ('{"question": "Q?", "answer": [1]}', "field 'answer' must be a string or a list of strings"),
+        ('{"question": "Q?", "answers": []}', "field 'answers' is an empty gold answer list"),
+        ('{"answer": "A"}', "field 'question' is missing"),
         ('["Q?", "A"]', "expected a JSON object"),
     ],
 )

@@ -73,9 +73,11 @@ def test_without_user_questions_the_generated_ones_split_into_dev_and_test(tmp_p
     read = lambda path: [json.loads(line)["question"] for line in open(path)]  # noqa: E731
     assert read(dev) == ["Q0?", "Q2?", "Q4?"] and read(test) == ["Q1?", "Q3?"]
     user = tmp_path / "mine.jsonl"
-    user.write_text(json.dumps({"question": "Mine?", "answer": "b"}) + "\n")
+    user.write_text(json.dumps({"question": "Mine?", "answer": "b"}) + "\n"
+                    + json.dumps({"question": "Also mine?", "answers": ["c", "see"]}) + "\n")
     dev, test = _question_sets(tmp_path, generated, [str(user)])
-    assert len(read(dev)) == 5 and read(test) == ["Mine?"]  # the user's questions grade; all generated ones choose
+    assert len(read(dev)) == 5 and read(test) == ["Mine?", "Also mine?"]  # the user's grade; all generated ones choose
+    assert [json.loads(line)["answers"] for line in open(test)] == [["b"], ["c", "see"]]  # every accepted answer kept
 
 
 def test_run_job_rejects_a_bad_train_key_before_doing_anything(tmp_path, qa_file, fails_with):

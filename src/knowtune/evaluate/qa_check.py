@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 
 from knowtune.errors import UserError
+from knowtune.evaluate.eval_data import gold_answers
 from knowtune.models.generate import GENERATION_BATCH, generate_answers
 from knowtune.evaluate.qa_metrics import QAScorer
 
 
 def load_qa_file(path: str | Path) -> list[dict]:
-    """Read a JSONL file of {"question": str, "answer": str, ...} records (other fields are kept)."""
+    """Read a JSONL file of {"question": str, "answer": str, ...} records (other fields are kept); accepted
+    answers may be a list, `answers` (as in `knowtune eval`): `answer` is then the first, `answers` all."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"QA file {path} not found")
@@ -31,11 +33,11 @@ def load_qa_file(path: str | Path) -> list[dict]:
                 raise UserError(f"{path}:{line_no}: invalid JSON ({e.msg})") from e
             if not isinstance(record, dict):
                 raise UserError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-            for field in ("question", "answer"):
-                if not isinstance(record.get(field), str):
-                    problem = "missing" if field not in record else f"not a string ({type(record[field]).__name__})"
-                    raise UserError(f"{path}:{line_no}: field '{field}' is {problem}")
-            records.append(record)
+            if not isinstance(record.get("question"), str):
+                problem = "missing" if "question" not in record else f"not a string ({type(record['question']).__name__})"
+                raise UserError(f"{path}:{line_no}: field 'question' is {problem}")
+            golds = gold_answers(record, f"{path}:{line_no}")
+            records.append({**record, "answer": golds[0], "answers": golds})
     if not records:
         raise UserError(f"QA file {path} has no records")
     return records
@@ -50,7 +52,7 @@ def evaluate_qa(model, tokenizer, records: list[dict], batch_size: int = GENERAT
     )
     scorer, predictions = QAScorer(), []
     for record, reply in zip(records, replies):
-        scores = scorer.add(reply, [record["answer"]])
+        scores = scorer.add(reply, record.get("answers") or [record["answer"]])
         predictions.append(
             {"question": record["question"], "answer": record["answer"], "prediction": reply, "correct": bool(scores["contains"])}
         )

@@ -70,7 +70,8 @@ class RunConfig(Strict):
     )
     heldout: list[str] = Field(
         default_factory=list,
-        description="QA files of test questions: asked before and after training and graded, never used to choose the "
+        description="QA files of test questions ({question, answer}, or {question, answers: [every accepted answer]}): "
+        "asked before and after training and graded, never used to choose the "
         "checkpoint (the generated held-out questions then all choose it). Without them the generated held-out "
         "questions are split per fact: dev chooses, test grades.",
     )
@@ -149,7 +150,7 @@ def _question_sets(run_dir: Path, generated: Path | None, files: list[str]) -> t
         (dev if part == "dev" else test).append({"question": r["question"], "answer": r["answer"],
                                                  "source": f"{generated} ({part})"})
     for source in files:
-        test += [{"question": r["question"], "answer": r["answer"], "source": source} for r in load_qa_file(source)]
+        test += [{"question": r["question"], "answers": r["answers"], "source": source} for r in load_qa_file(source)]
     paths = []
     for name, records in (("dev", dev), ("test", test)):
         if records:
