@@ -6,6 +6,7 @@ import json
 import yaml
 
 from knowtune.cli import main
+from tests.conftest import write_jsonl
 
 
 @pytest.mark.slow
@@ -88,3 +89,14 @@ def test_run_job_rejects_a_bad_train_key_before_doing_anything(tmp_path, qa_file
 
 def test_run_job_needs_something_to_learn(tmp_path, fails_with):
     fails_with(["run", f"--base_output_dir={tmp_path}"], "nothing to train on")
+
+
+def test_run_job_checks_the_test_questions_before_generating(tmp_path, fails_with):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("Vellmoor was founded by Odrin Kestavel in 1612.\n", encoding="utf-8")
+    questions = write_jsonl(tmp_path / "q.jsonl", [{"question": "Who founded Vellmoor?", "answer": "Odrin Kestavel"},
+                                                    {"question": "When?"}])
+    fails_with(["run", f"--data_path={docs}", f"heldout={questions}", f"--base_output_dir={tmp_path / 'runs'}"],
+               f"{questions}:2:", "answer")
+    assert not (tmp_path / "runs").exists()

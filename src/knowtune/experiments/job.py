@@ -124,6 +124,10 @@ def check(cfg: RunConfig) -> None:
     for path in cfg.train_data + cfg.heldout:
         if not Path(path).exists():
             raise UserError(f"{path}: no such file (listed in train_data/heldout)")
+    from knowtune.evaluate.qa_check import load_qa_file
+
+    for path in cfg.heldout:
+        load_qa_file(path)  # a bad record stops the run here, before generation, naming its file and line
 
 
 def _prepare(cfg: RunConfig) -> Path:
