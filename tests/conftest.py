@@ -20,9 +20,11 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def data_cache(tmp_path, monkeypatch) -> Path:
-    """Each test tokenizes into its own cache, and keeps base-model answers in its own, never in the user's."""
+    """Each test tokenizes into its own cache, and keeps base-model answers (evaluation's, replay's) in its own,
+    never in the user's."""
     monkeypatch.setenv("KNOWTUNE_DATA_CACHE", str(tmp_path / "data-cache"))
     monkeypatch.setenv("KNOWTUNE_ANSWER_CACHE", str(tmp_path / "answer-cache"))
+    monkeypatch.setenv("KNOWTUNE_REPLAY_CACHE", str(tmp_path / "replay-cache"))
     return tmp_path / "data-cache"
 
 

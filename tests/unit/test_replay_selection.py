@@ -192,6 +192,19 @@ def test_replay_distillation_is_zero_for_the_base_model_and_lines_up_with_the_re
         p: "It is so. " * (1 + i % 3) for i, p in enumerate(prompts)})
     mixed, records, teacher = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
     assert len(teacher) == len(records) and all(ids.shape == logp.shape and ids.shape[1] == 8 for ids, logp in teacher)
+
+    def computed_again(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    # The distributions are kept per base model and sample: a second build reads them back.
+    with monkeypatch.context() as patch:
+        patch.setattr(replay, "teacher_distributions", computed_again)
+        _, _, again = replay.build(cfg, model, tokenizer, str(tiny_llama), train_ds)
+        assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(teacher, again))
+        # The same files loaded with another RoPE base give other distributions: nothing cached for them is used.
+        other = cfg.model_copy(update={"rope_theta": 20000.0})
+        with pytest.raises(AssertionError, match="computed again"):
+            replay.build(other, model, tokenizer, str(tiny_llama), train_ds)
     assert sorted(i for i in mixed["replay_index"] if i >= 0) == list(range(len(records)))
 
     args = trainer_args(cfg, tmp_path / "run", has_eval=False)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import io
 import json
 import logging
+import os
 import random
 import re
 from pathlib import Path
@@ -90,12 +92,29 @@ def _model_identity(model_path: str) -> str:
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
 
 
+def replay_cache(cfg: TrainConfig) -> Path:
+    """Where the base model's replay answers and distributions are kept: $KNOWTUNE_REPLAY_CACHE, else
+    `replay/` under the knowtune cache."""
+    return Path(os.environ.get("KNOWTUNE_REPLAY_CACHE") or cache_dir(cfg.cache_dir) / "replay")
+
+
+def base_identity(cfg: TrainConfig, model_path: str) -> dict:
+    """What makes the model being trained, before its first step, answer as it does: its files, and what
+    loading changes without touching them (RoPE settings, a quantized load)."""
+    identity = {"model": _model_identity(model_path)}
+    if cfg.rope_theta is not None or cfg.no_rope_layers:
+        identity["rope"] = [cfg.rope_theta, cfg.no_rope_layers]
+    if cfg.method == "qlora":
+        identity["quantization_bits"] = cfg.lora.quantization_bits
+    return identity
+
+
 def base_answers(cfg: TrainConfig, model, tokenizer, model_path: str, prompts: list[str]) -> dict[str, str]:
     """The base model's greedy answer to each prompt; cached, so only missing ones are generated."""
     from knowtune.models.generate import GENERATION_BATCH, generate_batches
 
-    cache = CallCache(cache_dir(cfg.cache_dir) / "replay" / "answers.sqlite")
-    identity = {"model": _model_identity(model_path), "system_prompt": cfg.data.system_prompt, "kind": "replay"}
+    cache = CallCache(replay_cache(cfg) / "answers.sqlite")
+    identity = {**base_identity(cfg, model_path), "system_prompt": cfg.data.system_prompt, "kind": "replay"}
     keys = {p: CallCache.key(CallCache.request(identity, cfg.replay.max_new_tokens, [{"role": "user", "content": p}]))
             for p in prompts}
     answers = {p: cache.get(keys[p]) for p in prompts}
@@ -115,6 +134,39 @@ def base_answers(cfg: TrainConfig, model, tokenizer, model_path: str, prompts: l
                 answers[prompt] = answer
     cache.close()
     return answers
+
+
+def cached_teacher(cfg: TrainConfig, model, model_path: str, columns: dict[str, list]) -> list[tuple]:
+    """The base model's distributions over each replayed answer (`teacher_distributions`), kept per model
+    and sample under the cache directory like the answers: only samples not seen before are computed."""
+    import torch
+
+    from knowtune.fileio import write_atomic
+
+    folder = replay_cache(cfg) / "teacher"
+    weight = next(model.parameters())
+    identity = {**base_identity(cfg, model_path), "top_k": cfg.replay.kl_top_k, "device": weight.device.type,
+                "dtype": str(weight.dtype), "torch": torch.__version__}
+    paths = [folder / (hashlib.sha256(json.dumps([identity, ids, labels]).encode()).hexdigest() + ".pt")
+             for ids, labels in zip(columns["input_ids"], columns["labels"])]
+    found: dict[int, tuple] = {}
+    for i, path in enumerate(paths):
+        try:
+            ids, logp = torch.load(path, weights_only=True)
+        except Exception:  # absent, or unreadable: computed again
+            continue
+        found[i] = (ids, logp)
+    missing = [i for i in range(len(paths)) if i not in found]
+    if missing:
+        computed = teacher_distributions(model, {name: [columns[name][i] for i in missing] for name in ("input_ids", "labels")},
+                                         cfg.replay.kl_top_k, batch_size=cfg.training.per_device_eval_batch_size)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (ids, logp) in zip(missing, computed):
+            found[i] = (ids, logp)
+            buffer = io.BytesIO()
+            torch.save((ids, logp), buffer)
+            write_atomic(paths[i], buffer.getvalue())
+    return [found[i] for i in range(len(paths))]
 
 
 def replay_samples(cfg: TrainConfig, answers: dict[str, str], tokenizer) -> tuple[list[dict], dict[str, list]]:
@@ -161,5 +213,5 @@ def build(cfg: TrainConfig, model, tokenizer, model_path: str, train_ds) -> tupl
     records, columns = replay_samples(cfg, answers, tokenizer)
     teacher = None
     if cfg.replay.loss == "kl" and columns["input_ids"]:
-        teacher = teacher_distributions(model, columns, cfg.replay.kl_top_k, batch_size=cfg.training.per_device_eval_batch_size)
+        teacher = cached_teacher(cfg, model, model_path, columns)
     return mix(train_ds, columns, cfg.training.seed, indexed=teacher is not None), records, teacher
