@@ -88,3 +88,12 @@ def test_teacher_distributions_are_the_models_own_top_tokens(lora_model):
         assert ids.shape == (int(trained.sum()), 5)
         torch.testing.assert_close(logp, expected.values, rtol=1e-4, atol=1e-5)
         assert torch.equal(ids, expected.indices)
+
+
+def test_sharded_weights_run_the_batch_as_it_is(lora_model, monkeypatch):
+    rows = [PREFIX + [40, 41, 42], PREFIX + [50, 51]]
+    batch = right_padded(rows, trained_from=len(PREFIX) + 1)
+    weight = next(lora_model.parameters())
+    monkeypatch.setattr(weight, "ds_id", 0, raising=False)  # what DeepSpeed ZeRO-3 puts on each weight it shards
+    _, _, shapes = loss_and_grads(lora_model, batch)
+    assert shapes == [(2, len(PREFIX) + 3)]

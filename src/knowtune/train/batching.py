@@ -22,7 +22,7 @@ skips the prompt tokens' logits, most of a QA batch's; on a GPU TRL's Triton hea
 Neither builds the whole (tokens x vocabulary) logits. In a padded or length-grouped batch the
 tokens every row starts with (a chat template's system prompt) run once for the batch, their keys and
 values repeated for the rows (knowtune.train.loss.backbone_hidden): the same loss and gradients,
-1.25x faster per step on the default model (benchmarks/shared_prefix_training.py).
+1.16-1.25x faster per step on the default model (benchmarks/shared_prefix_training.py).
 """
 
 from __future__ import annotations

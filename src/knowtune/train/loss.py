@@ -8,7 +8,7 @@ are matched to the base model's whole next-token distribution instead of its gre
   long batch are never held at once. TRL's fused head does the same on Triton devices; elsewhere
   (the CPU) it scores every position, which measured 1.8x slower per step on the default model.
 - Shared prefix once (`backbone_hidden`). The system prompt every chat sample starts with runs once
-  per batch, its keys and values repeated for the rows: the same loss and gradients, 1.25x faster per
+  per batch, its keys and values repeated for the rows: the same loss and gradients, 1.16-1.25x faster per
   step on the default model (benchmarks/shared_prefix_training.py).
 - Replay as distillation (`replay.loss: kl`). A replayed answer is the base model's own; training on
   its greedy tokens (cross-entropy) sharpens the model towards them, which itself moves it. Instead,
@@ -82,6 +82,14 @@ def shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) 
     return min(int(same.long().cumprod(0).sum()), int(lengths.min()) - 1)
 
 
+def _sharded(module) -> bool:
+    """Whether FSDP (1 or 2) or DeepSpeed ZeRO-3 hold the weights in shards gathered per forward; there the
+    backbone runs once per step, as those engines expect (the prefix path calls it twice; unmeasured)."""
+    if any(type(m).__name__ == "FullyShardedDataParallel" or type(m).__name__.startswith("FSDP") for m in module.modules()):
+        return True
+    return any(hasattr(p, "ds_id") for p in module.parameters())
+
+
 def _prefix_runs_once(backbone) -> str | None:
     """The backbone forward's keyword for a KV cache where a shared prefix can run once for the batch (a
     decoder whose every layer attends to the whole past, activations kept), else None."""
@@ -89,6 +97,8 @@ def _prefix_runs_once(backbone) -> str | None:
 
     config = backbone.config.get_text_config()
     if getattr(backbone, "gradient_checkpointing", False) or getattr(config, "is_encoder_decoder", False):
+        return None
+    if _sharded(backbone):
         return None
     layer_types = getattr(config, "layer_types", None)
     if layer_types is not None:
