@@ -6,7 +6,7 @@ import pytest
 
 from knowtune.errors import UserError
 from knowtune.evaluate import qa_check
-from knowtune.models.generate import SHARED_PREFIX_MIN, _plain_greedy, _shared_prefix, generate_answers, greedy_rows
+from knowtune.models.generate import SHARED_PREFIX_MIN, _plain_greedy, common_prefix, generate_answers, greedy_rows
 from knowtune.evaluate.qa_check import evaluate_qa, load_qa_file
 from knowtune.models import load_model, load_tokenizer
 from tiny_models import build_tiny_model
@@ -65,7 +65,7 @@ def test_rows_that_end_leave_the_batch_and_the_answers_are_model_generates(tmp_p
     texts = [system + f"{p} {i}" * (1 + i % 3) for i, p in enumerate(PROMPTS * 3)]
     batch = tokenizer(texts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
     # With a system prompt every row starts with, that prefix is run once and shared by the rows.
-    assert (_shared_prefix(batch["input_ids"], batch["attention_mask"]) >= SHARED_PREFIX_MIN) == bool(system)
+    assert (common_prefix(batch["input_ids"], batch["attention_mask"]) >= SHARED_PREFIX_MIN) == bool(system)
     # A random model never writes its end-of-turn token: make a token the rows write at different
     # steps the end, so that rows end early, at different steps, and others run to the limit.
     free = _generate_tokens(model, batch, tokenizer.eos_token_id, 16)

@@ -92,9 +92,9 @@ def _cache_keyword(model) -> str | None:
 SHARED_PREFIX_MIN = 8  # tokens every row of a batch starts with, below which the prefix is not split off
 
 
-def _shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
-    """How many tokens every left-padded row's prompt starts with (a chat template's system prompt), leaving
-    each row at least one token of its own."""
+def common_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> int:
+    """How many tokens every row's prompt (its unmasked tokens, left or right padded) starts with (a chat
+    template's system prompt), leaving each row at least one token of its own."""
     prompts = [ids[mask.bool()] for ids, mask in zip(input_ids, attention_mask)]
     shortest = min(len(p) for p in prompts)
     first = prompts[0][: shortest - 1]
@@ -108,7 +108,7 @@ def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, kv, f
     """The prompts' forward into the KV cache `kv`: (output, attention mask so far, each row's last position). A
     prefix every row shares is run once and its KV copied to every row (`Cache.batch_repeat_interleave`)."""
     rows = input_ids.shape[0]
-    shared = _shared_prefix(input_ids, attention_mask) if rows > 1 else 0
+    shared = common_prefix(input_ids, attention_mask) if rows > 1 else 0
     if shared < SHARED_PREFIX_MIN:
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, **forward)

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from transformers.utils import ModelOutput
 
 from knowtune.data.tokenize import IGNORE_INDEX
+from knowtune.models.generate import SHARED_PREFIX_MIN, common_prefix
 from knowtune.upstream import TRL_FORWARD_KWARGS
 
 TEACHER_KEYS = ("teacher_ids", "teacher_logp", "teacher_on")
@@ -66,20 +67,16 @@ def add_hidden_output(model) -> None:
     model.forward = types.MethodType(forward, model)
 
 
-SHARED_PREFIX_MIN = 8  # tokens every row of a batch starts with, below which the batch runs as it is
-
-
 def shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> int:
     """How many tokens every row of a right-padded batch starts with (a chat template's system prompt),
     leaving each row at least one token of its own; 0 where a row does not start at position 0."""
     if input_ids.dim() != 2 or input_ids.shape[0] < 2:
         return 0
-    real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-    lengths = real.long().sum(-1)
-    if not bool((real.long().cumprod(-1).sum(-1) == lengths).all()):  # padding before a row's tokens
+    mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+    real = mask.long()
+    if not bool((real.cumprod(-1).sum(-1) == real.sum(-1)).all()):  # padding before a row's tokens
         return 0
-    same = (input_ids == input_ids[:1]).all(0) & real.all(0)
-    return min(int(same.long().cumprod(0).sum()), int(lengths.min()) - 1)
+    return common_prefix(input_ids, mask)
 
 
 def _sharded(module) -> bool:
