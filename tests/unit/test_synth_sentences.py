@@ -8,7 +8,7 @@ from knowtune.synth.sentences import document_sentences, language
 from knowtune.synth.templates import fact_questions
 
 # Rare words are what a tokenizer splits; here, a fixed list stands in for the vocabulary.
-COMMON = set("the a of was is in by town bell cast year people stone walls built from founded employ".split())
+COMMON = set("the a of was is in by town bell cast year people stone walls built from founded employ run".split())
 
 
 def is_common(word: str) -> bool:
@@ -123,12 +123,52 @@ def test_the_topics_own_nouns_and_a_pronoun_after_an_opening_phrase_point_back_a
              "This year 12 boats took part."
     assert facts_of(text) + facts_of(person) == [
         "The Brannock Ridge Observatory is an astronomical research station on Mount Tell.",
-        "Today the Brannock Ridge Observatory is run by Drammel University.",
-        "In 1954, staff at the Brannock Ridge Observatory found a comet.",
+        "The Brannock Ridge Observatory is run by Drammel University today.",  # the opening phrase goes behind
+        "Staff at the Brannock Ridge Observatory found a comet in 1954.",
         "Mira Hollis is a cartographer best known for her atlas.",  # "best" is not a noun for her
-        "Between 1998 and 2003 Mira Hollis led four expeditions.",
+        "Mira Hollis led four expeditions between 1998 and 2003.",
         "Mira Hollis: This year 12 boats took part.",  # "This year" is not a pronoun
     ]
+
+
+def test_every_fact_starts_with_its_subject_and_an_unnamed_the_noun_belongs_to_the_topic():
+    text = ("Quillby Software\n\nQuillby Software makes accounting programs. In 2019 it opened a second office in "
+            "Port Varrow, Kent. Every December the company gives a party. In 1987 a fire destroyed the old building, "
+            "and the owners rebuilt it. The current chairman is Rupert Saye. Its biggest client is Farmco. During winter storms the firm closes, "
+            "sometimes for days. In 1987 fire destroyed it, and it was rebuilt.")
+    assert facts_of(text) == [
+        "Quillby Software makes accounting programs.",
+        "Quillby Software opened a second office in Port Varrow, Kent in 2019.",  # no date first, no comma inside a name
+        "Quillby Software gives a party every December.",
+        "Quillby Software: A fire destroyed the old building in 1987, and the owners rebuilt it.",  # first clause's end
+        "Quillby Software's current chairman is Rupert Saye.",
+        "Quillby Software's biggest client is Farmco.",  # "its": the topic, not "Quillby Software's current chairman"
+        "Quillby Software closes during winter storms, sometimes for days.",
+        "Quillby Software: In 1987 fire destroyed it, and it was rebuilt.",  # a clause, not an opening phrase
+    ]
+
+
+def test_the_doer_of_a_passive_is_asked_in_the_active_voice_and_a_participle_clause_is_asked_on_its_own():
+    asked = {(q.text, q.answer) for q in fact_questions(
+        "The Orrin Hut is a mountain refuge in the Calder Range, built in 1911 by the Alpine Club of Breckmoor.",
+        "en", is_common)}
+    assert ("What year was the Orrin Hut built in?", "1911") in asked  # from "The Orrin Hut was built in 1911 by ..."
+    assert ("Who built the Orrin Hut?", "Alpine Club of Breckmoor") in asked
+    runs = {(q.text, q.answer) for q in fact_questions("The Hollin Ferry is run by Marrow Shipping.", "en", is_common)}
+    assert ("Who runs the Hollin Ferry?", "Marrow Shipping") in runs
+    wrote = {q.text for q in fact_questions("The Tarn Atlas was written by Mira Hollis in 1990.", "en", is_common)}
+    assert "Who wrote the Tarn Atlas?" in wrote
+
+
+def test_days_and_months_are_asked_with_when_and_a_name_after_a_role_with_who():
+    closed = {(q.text, q.answer) for q in fact_questions("The Tessaly Museum is closed on Mondays.", "en", is_common)}
+    assert ("When is the Tessaly Museum closed?", "Mondays") in closed
+    sings = {(q.text, q.answer) for q in fact_questions(
+        "The Brannock Choir sings a carol concert every December.", "en", lambda w: w in ("sing", "carol") or len(w) < 5)}
+    assert ("When does the Brannock Choir sing a carol concert?", "December") in sings
+    conductor = {(q.text, q.answer) for q in fact_questions("The Brannock Choir's conductor is Rupert Saye.", "en",
+                                                             is_common)}
+    assert ("Who is the Brannock Choir's conductor?", "Rupert Saye") in conductor
 
 
 def test_questions_are_also_asked_from_the_shorter_clauses_of_a_fact():

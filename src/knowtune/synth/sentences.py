@@ -5,8 +5,14 @@ with an apology; a sentence of the document is none of those. Each sentence beco
 with its subject carried in where the sentence leans on an earlier one: a leading pronoun ("It
 was founded by ...", "它由...") or a generic reference ("The company is ...") is replaced by
 what it refers to, and a sentence that names neither the document's topic nor anything else
-gets the topic in front ("Tarnwick Instruments: each of the 417 employees ..."). English and
-Chinese are handled; the language is read from the text.
+gets the topic in front ("Tarnwick Instruments: each of the 417 employees ..."), or as an owner
+where it starts with "The <noun>" ("The current conductor is ..." -> "The Brannock Valley Choir's
+current conductor is ..."). An English sentence that opens with a time or circumstance ("In 2019 it
+opened ...", "Every December the choir sings ...") has that phrase moved behind its first clause
+("Quillby opened a second office ... in 2019."): every fact about a topic then starts with the topic,
+and a model that recites a fact to answer reaches its subject and verb before the date, rather than
+starting from the date of another sentence. English and Chinese are handled; the language is read
+from the text.
 """
 
 from __future__ import annotations
@@ -19,10 +25,19 @@ from knowtune.evaluate.qa_metrics import _is_cjk
 
 # Leading words that lean on an earlier sentence, and what replaces them.
 _PRONOUN = re.compile(r"^(It|He|She|They|(?:This|These)(?=\s+(?:is|was|are|were|has|have|had|[a-z]+ed)\b))\b(?!'s)")
-# An opening phrase before a pronoun subject: "Between 1998 and 2003 she led ...", "In 1954, it ...".
-_OPENER_THEN_PRONOUN = re.compile(
-    r"^((?:In|On|At|By|Between|After|Before|During|From|Since|Until|Over|For|With|Under|Within|Throughout)\b[^.;:]{0,60}?),?\s+"
-    r"(he|she|it|they)\s+(?=[a-z])")
+# An opening phrase before the subject, moved behind the first clause (`_Context.standalone`): "In 1954, staff at
+# ...", "Between 1998 and 2003 she led ...", "Every December the choir ...", "Today it is run by ...".
+_OPENING_WORD = r"(?:In|On|At|By|Between|After|Before|During|From|Since|Until|Over|For|With|Under|Within|Throughout|Every|Each)"
+_OPENER_WITH_COMMA = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,5}}),\s+(?=\S)")  # up to six words
+_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}\s[^.;:,]{{1,60}}?)\s+(?=(?:he|she|it|they|its|his|her|their)\s+[a-z])")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
+    rf"^((?:In|On|By|Since|Until|During|Every|Each)\s+(?:the\s+)?(?:early\s+|late\s+|mid-)?"
+    rf"(?:\d{{4}}s?|(?:\d{{1,2}}\s+)?(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?|(?:{_DAYS})s?"
+    rf"|(?:spring|summer|autumn|fall|winter|year|week|month|morning|evening|weekend)s?))\s+(?=[A-Z]|(?:the|a|an)\s)")
+_ADVERB_OPENER = re.compile(r"^(?:Nowadays|Today|Now|Currently|Later|Then|Still|Also|Originally|Eventually|Initially|"
+                            r"Formerly|Recently|[A-Z][a-z]+ly),?\s+(?=(?:it|he|she|they|its|his|her|their|the)\b)")
 _POSSESSIVE = re.compile(r"^(Its|His|Her|Their)\b")
 _PERSON_PRONOUNS = {"He", "She", "His", "Her"}
 _TITLES = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|Dame|Lady|Lord|Saint|St)\.?"
@@ -121,6 +136,20 @@ def _possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
 
+def capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _behind_first_clause(text: str, opener: str) -> str:
+    """`opener` put back at the end of the text's first clause: before a comma that a lowercase word follows
+    (", and the club ...", ", which ..."), a semicolon, or the full stop."""
+    body = re.match(r"^[^:]{1,60}:\s*", text)
+    start = body.end() if body else 0
+    phrase = opener if re.match(r"^[A-Z][a-z]*[A-Z]", opener) else opener[:1].lower() + opener[1:]
+    end = re.compile(r",\s+(?=[a-z])|;\s|\s*[.!?]?$").search(text, start)
+    return f"{text[: end.start()]} {phrase}{text[end.start():]}"
+
+
 class _Context:
     """What the sentences so far refer to: the document's topic, the last person, the last subject."""
 
@@ -137,20 +166,24 @@ class _Context:
     def standalone(self, sentence: str) -> str:
         return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
 
+    def _opener(self, sentence: str) -> tuple[str, str]:
+        """(the phrase the sentence opens with, the rest from its subject on); ("", sentence) when none."""
+        nouns = "|".join(map(re.escape, sorted(self.topic_nouns)))
+        # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
+        before_topic = re.compile(rf"^({_OPENING_WORD}\s[^.;:,]{{1,60}}?)\s+(?=the\s+(?:{nouns})\b)")
+        for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA, _ADVERB_OPENER):
+            m = pattern.match(sentence)
+            if m and not re.search(r"\s(?:is|was|are|were|has|had|have|[a-z]+ed)\b", m.group()):  # a clause of its own
+                return m.group().strip(" ,"), capitalise(sentence[m.end():])
+        return "", sentence
+
     def _en(self, sentence: str) -> str:
-        text = sentence
+        opener, text = self._opener(sentence) if self.topic else ("", sentence)
+        lent = False
         if self.topic:
             person = self.person or self.topic
             thing = self.last_thing or self.topic
-            # "Nowadays it takes place ...": a pronoun after an opening adverb leans back just the same.
-            if opener := re.match(r"^(?:Nowadays|Today|Now|Later|Then|Still|Also|Originally|Eventually|[A-Z][a-z]+ly),?\s+"
-                                  r"(?=(?:it|he|she|they|its|his|her|their)\b)", text):
-                text = text[opener.end()].upper() + text[opener.end() + 1:] + f" ({opener.group().strip(' ,')})"
-            if m := _OPENER_THEN_PRONOUN.match(text):
-                ref = person if m.group(2) in ("he", "she") else (self.topic if m.group(2) == "they" else thing)
-                ref = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", ref)
-                text = text[: m.start(2)] + ref + text[m.end(2):]
-            elif m := _PRONOUN.match(text):
+            if m := _PRONOUN.match(text):
                 ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "They" else thing)
                 text = ref + text[m.end():]
             elif m := _POSSESSIVE.match(text):
@@ -171,8 +204,13 @@ class _Context:
                 text = re.sub(r"\b(it|its)\b", lambda m: topic if m.group(1) == "it" else _possessive(topic), text, count=1)
             named = subject and len(re.findall(r"\b[A-Z][\w'’]*", subject)) >= 2  # "Odrin Kestavel", "The Vellmoor bell"
             if not named and not self._mentions_topic(text):
-                text = f"{self.topic}: {text}"
-        subject = _en_subject(text)
+                # "The current conductor is ..." is the topic's: "The Brannock Valley Choir's current conductor is ..."
+                owned = re.match(r"^The (?=[a-z])", text)
+                text = f"{_possessive(self.topic)} {text[owned.end():]}" if owned else f"{self.topic}: {text}"
+                lent = bool(owned)  # a later "its" still means the topic, not "the topic's crossing"
+            if opener:
+                text = _behind_first_clause(text, opener)
+        subject = None if lent else _en_subject(text)
         if self.topic is None:
             self.topic = subject or re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
         if not self.described:  # the first sentence describes the topic, after a heading too

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from knowtune.synth.sentences import NOT_SUBJECTS
+from knowtune.synth.sentences import NOT_SUBJECTS, capitalise
 from knowtune.synth.wordings import other_wordings
 
 REWORDINGS_PER_QUESTION = 3  # other wordings of each in-place and fronted question
@@ -103,8 +103,10 @@ def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
             continue
         before = sentence[:start]
         if re.match(_TITLE, m.group()) or (len(words) >= 2 and not _INSTITUTION.search(m.group())
-                                          and re.search(r"\b(?:by|[a-z]+(?:er|or|ist|ant)),?\s+$", before)):
-            kind = "person"  # a title, or a role before the name: "founded by Odrin Kestavel", "the botanist ..."
+                                          and re.search(r"\b(?:by|named|[a-z]+(?:er|or|ist|ant|en)(?:\s+(?:is|was))?),?\s+$",
+                                                        before)):
+            # a title, or a role before the name: "founded by Odrin Kestavel", "the botanist ...", "conductor is ..."
+            kind = "person"
         elif _PLACE_BEFORE.search(before) or _KIND_OF_PLACE.search(before):
             kind = "place"
         else:
@@ -163,10 +165,6 @@ def _tail(sentence: str, end: int) -> str:
     return rest[: cut.start()] if cut else rest
 
 
-def capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _lemma(verb: str, is_common: IsCommon) -> str | None:
     """'employs' -> 'employ', 'invented' -> 'invent', 'used' -> 'use'; None when unsure."""
     if verb.endswith("ied"):
@@ -218,6 +216,81 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
     return None
 
 
+# Past participles that are not the simple past plus "-ed" ... or not "-ed" at all: (base form, simple past).
+_IRREGULAR = {
+    "built": ("build", "built"), "made": ("make", "made"), "run": ("run", "ran"), "held": ("hold", "held"),
+    "written": ("write", "wrote"), "won": ("win", "won"), "kept": ("keep", "kept"), "led": ("lead", "led"),
+    "given": ("give", "gave"), "taken": ("take", "took"), "drawn": ("draw", "drew"), "sung": ("sing", "sang"),
+    "begun": ("begin", "began"), "shown": ("show", "showed"), "grown": ("grow", "grew"), "sold": ("sell", "sold"),
+    "bought": ("buy", "bought"), "taught": ("teach", "taught"), "paid": ("pay", "paid"), "found": ("find", "found"),
+    "chosen": ("choose", "chose"), "driven": ("drive", "drove"), "broken": ("break", "broke"), "seen": ("see", "saw"),
+    "spoken": ("speak", "spoke"), "brought": ("bring", "brought"), "sent": ("send", "sent"), "told": ("tell", "told"),
+    "done": ("do", "did"), "thrown": ("throw", "threw"), "known": ("know", "knew"), "played": ("play", "played"),
+}
+_PASSIVE_BY = re.compile(r"^(?P<subject>[^,:;]+?)\s(?P<aux>was|were|is|are)\s(?:(?:first|originally|later|also|jointly|now)\s)?"
+                         r"(?P<participle>[a-z]+)(?:\s[^,;]*?)?\sby\s(?:the\s|a\s|an\s)?$")
+
+
+def _third_person(verb: str) -> str:
+    """'manage' -> 'manages', 'carry' -> 'carries', 'teach' -> 'teaches'."""
+    if verb in ("have", "do", "go"):
+        return {"have": "has", "do": "does", "go": "goes"}[verb]
+    if re.search(r"[^aeiou]y$", verb):
+        return verb[:-1] + "ies"
+    return verb + ("es" if re.search(r"(?:s|sh|ch|x|z)$", verb) else "s")
+
+
+def _active(sentence: str, span: Span, is_common: IsCommon) -> str | None:
+    """Who did it, asked in the active voice: "Who built the Orrin Pass Hut?" for "The Orrin Pass Hut was built in
+    1911 by the Alpine Club ...": the way a reader asks about the doer of a passive sentence."""
+    body = _body_start(sentence)
+    m = _PASSIVE_BY.match(sentence[body : span.start])
+    if not m or span.kind in ("year", "count", "number"):
+        return None
+    subject, aux, participle = m.group("subject"), m.group("aux"), m.group("participle")
+    if subject.split()[0] in NOT_SUBJECTS or len(subject.split()) > 8:
+        return None
+    base, past = _IRREGULAR.get(participle, (None, None))
+    if base is None:
+        if not participle.endswith("ed") or (base := _lemma(participle, is_common)) is None:
+            return None
+        past = participle
+    verb = past if aux in ("was", "were") else _third_person(base) if aux == "is" else base
+    subject = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+    return f"Who {verb} {subject}?"
+
+
+_DAYS_MONTHS = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|"
+                          r"June|July|August|September|October|November|December)s?")
+
+
+def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
+    """A day or month asked with "When", its time phrase taken out: "When does the choir rehearse in the chapel?"
+    for "The choir rehearses every Thursday evening in the chapel", "When is the museum closed?"."""
+    if not _DAYS_MONTHS.fullmatch(span.text(sentence)):
+        return None
+    body = _body_start(sentence)
+    clause, start, end = sentence[body:], span.start - body, span.end - body
+    before = re.search(r"\b(?:every|each|on|in|during)\s+(?:the\s+)?$", clause[:start])
+    after = re.match(r"(?:\s+(?:morning|afternoon|evening|night)s?)?", clause[end:])
+    if not before:
+        return None
+    rest = f"{clause[: before.start()].rstrip()} {clause[end + after.end() :].strip()}".rstrip(" .!?")
+    rest = re.split(r",|;", rest)[0].strip()
+    if re.search(r"\band\b", rest):  # "has 45 singers and rehearses ...": a clause of its own asks it
+        return None
+    if m := _AUX.match(rest):
+        subject, verb, tail = m.group(1), m.group(2), rest[m.end() :]
+    elif (m := _VERB.match(rest)) and (lemma := _lemma(m.group(2), is_common)):
+        subject, verb, tail = m.group(1), ("did" if m.group(2).endswith("ed") else "does"), f"{lemma} {rest[m.end() :]}"
+    else:
+        return None
+    if subject.split()[0] in NOT_SUBJECTS:
+        return None
+    subject = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+    return re.sub(r"\s+", " ", f"When {verb} {subject} {tail}").strip() + "?"
+
+
 def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
     questions = []
     body = _body_start(sentence)
@@ -248,6 +321,10 @@ def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
             continue
         if not subject and (fronted := _fronted(sentence, span, wh, is_common)):
             questions.append(Question(re.sub(r"\s+", " ", fronted), answer, "fronted"))
+        if not subject and (active := _active(sentence, span, is_common)):
+            questions.append(Question(re.sub(r"\s+", " ", active), answer, "fronted"))
+        if not subject and (when := _when(sentence, span, is_common)):
+            questions.append(Question(when, answer, "fronted"))
         blank = sentence[: span.start] + "___" + sentence[span.end :]
         questions.append(Question(f"Fill in the blank: {blank}", answer, "blank"))
     return questions
@@ -366,6 +443,10 @@ _OPENER = re.compile(
     r"|(?P<when>(?:In|By|Since|From|Until|On)\s+(?:the\s+)?(?:early\s+|late\s+|mid-)?"
     r"(?:\d{4}s?|(?:\d{1,2}\s+)?[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},\s+\d{4})),)\s+"
 )
+_PARTICIPLE_CLAUSE = re.compile(
+    rf",\s+((?:{'|'.join(_IRREGULAR)}|[a-z]{{3,}}ed)\s+(?:in|by|for|at|on|from|as|after|near|under|between|during)\s[^,;]+)(?=[,;.]|$)")
+_STATE_PARTICIPLES = {"located", "situated", "based", "known", "called", "owned", "run", "managed", "operated", "used",
+                      "headquartered", "named", "made", "housed", "surrounded", "covered"}
 _AND_VERB = re.compile(r",?\s+and\s+(?=(?:is|was|are|were|has|had|have|[a-z]{3,}(?:ed|es|s))\s)")
 
 
@@ -386,6 +467,10 @@ def _views(sentence: str) -> list[str]:
         if clause.split()[0] not in NOT_SUBJECTS:
             views.append(clause)
     subject = _en_subject(clause)
+    # "X is a mountain refuge ..., built in 1911 by the Alpine Club": what the participle says of X, as a sentence.
+    if subject and (m := _PARTICIPLE_CLAUSE.search(clause)) and m.start() > len(subject):
+        participle = m.group(1).split()[0]
+        views.append(f"{subject} {'is' if participle in _STATE_PARTICIPLES else 'was'} {m.group(1).rstrip(' .')}.")
     if subject and (m := _AND_VERB.search(clause)) and m.start() > len(subject):
         first, second = clause[: m.start()].rstrip(" ,"), clause[m.end() :]
         if not re.search(r"\b(?:and|or)\s*$", first):
