@@ -95,8 +95,10 @@ def test_selection_prefers_held_out_accuracy_within_the_retention_tolerance():
     assert selection_score(1.0, 0.95, 1.0, 1 / 12) > selection_score(1.0, 0.92, 1.0, 1 / 12)
     assert selection_score(0.875, 1.0, 1.0, 1 / 12) < selection_score(1.0, 0.92, 1.0, 1 / 12)
     assert selection_score(1.0, 0.80, base_retention=1.0, tolerance=1 / 12) < selection_score(0.1, 0.95, 1.0, 1 / 12)
-    # Outside the tolerance, the checkpoint that kept more ranks higher.
+    # Outside the tolerance, the checkpoint that kept more ranks higher; of equal retention, the one that learned more
+    # (a run with no checkpoint within kept its first epoch, 41% dev, over its last, 94% dev, both at 32/36).
     assert selection_score(1.0, 0.5, 1.0, 0.0) < selection_score(0.0, 0.6, 1.0, 0.0)
+    assert selection_score(0.94, 32 / 36, 1.0, 1 / 12) > selection_score(0.41, 32 / 36, 1.0, 1 / 12)
 
 
 def _history(points):

@@ -29,10 +29,10 @@ def selection_score(heldout: float, retention: float, base_retention: float, tol
     """What checkpoint selection maximises: held-out accuracy while retention stays within `tolerance` of
     the base model's, equal held-out accuracy going to the one that kept more (a tie-break too small to
     outweigh one held-out question of up to 1000); below the tolerance, every checkpoint ranks under
-    every one that kept it, by its retention."""
+    every one that kept it, by its retention, equal retention going to the one with more held-out accuracy."""
     if retention >= base_retention - tolerance - 1e-9:
         return heldout + retention * 1e-4
-    return retention - 2.0
+    return retention - 2.0 + heldout * 1e-4
 
 
 def load_generation_evals(cfg: TrainConfig) -> list:
