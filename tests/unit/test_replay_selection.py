@@ -101,6 +101,15 @@ def test_selection_prefers_held_out_accuracy_within_the_retention_tolerance():
     assert selection_score(0.94, 32 / 36, 1.0, 1 / 12) > selection_score(0.41, 32 / 36, 1.0, 1 / 12)
 
 
+def test_selection_tolerance_is_the_verdicts_on_the_questions_the_base_model_answers():
+    from knowtune.experiments.job import selection_tolerance
+
+    # The verdict allows 1/12 of the 387-question suite (32.25 questions); the shipped model answers 202 of them.
+    assert selection_tolerance(1 / 12, 202 / 387) == pytest.approx(32.25 / 202)
+    assert selection_tolerance(1 / 12, 1.0) == pytest.approx(1 / 12)
+    assert selection_tolerance(1 / 12, 0.05) == 1.0 and selection_tolerance(1 / 12, 0.0) == pytest.approx(1 / 12)
+
+
 def _history(points):
     return [{"step": s, "epoch": e, "eval_heldout_contains": h, "eval_retention_contains": r, "eval_loss": 1.0,
              "eval_selection": selection_score(h, r, points[0][3], 1 / 12)} for s, e, h, r in points]

@@ -56,6 +56,14 @@ def test_run_job_generates_trains_evaluates_and_reports(tiny_llama, qa_file, tmp
     assert "Ship:" in report and "| base model + retrieval |" in report
     printed = capsys.readouterr().out
     assert "Verdict:" in printed and "Report:" in printed
+    # Selection's retention tolerance is the verdict's, on the share of the suite the base model answers: those
+    # answers were asked before training, and the evaluation read them back.
+    from knowtune.experiments.job import selection_tolerance
+
+    basis = summary["selection_tolerance"]
+    assert basis["base_share"] == base["general_knowledge"]["contains"]
+    assert trained["selection"]["tolerance"] == pytest.approx(selection_tolerance(1 / 12, basis["base_share"]))
+    assert "[base] general_knowledge: the answers of an earlier evaluation" in printed
 
     # The same command again continues the run: nothing generated or trained twice.
     assert main(argv) == 0

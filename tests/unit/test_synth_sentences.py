@@ -154,6 +154,11 @@ def test_the_doer_of_a_passive_is_asked_in_the_active_voice_and_a_participle_cla
         "en", is_common)}
     assert ("What year was the Orrin Hut built in?", "1911") in asked  # from "The Orrin Hut was built in 1911 by ..."
     assert ("Who built the Orrin Hut?", "Alpine Club of Breckmoor") in asked
+    piece = {(q.text, q.answer) for q in fact_questions(
+        "The Tessaly Museum's oldest piece is a clock made in 1521 for the church of Odile.", "en", is_common)}
+    assert ("What year was the Tessaly Museum's oldest piece made in?", "1521") in piece  # what it is, no comma
+    shown = {q.text for q in fact_questions("The Tessaly Museum displays clocks made in Germany.", "en", is_common)}
+    assert not any("museum was made" in q.lower() for q in shown)  # what it displays was made there, not the museum
     runs = {(q.text, q.answer) for q in fact_questions("The Hollin Ferry is run by Marrow Shipping.", "en", is_common)}
     assert ("Who runs the Hollin Ferry?", "Marrow Shipping") in runs
     wrote = {q.text for q in fact_questions("The Tarn Atlas was written by Mira Hollis in 1990.", "en", is_common)}

@@ -106,14 +106,44 @@ class RunConfig(Strict):
 
         return validate(GenerateConfig, {**self.generate, "save_dir": str(self.run_dir() / "generated")}, source="generate")
 
-    def train_config(self, train_files: list[str], heldout: str | None) -> TrainConfig:
+    def train_config(self, train_files: list[str], heldout: str | None, tolerance: float | None = None) -> TrainConfig:
         fixed = {"experiment_name": self.experiment_name, "base_output_dir": self.base_output_dir, "resume": "auto"}
         merged = _deep_merge(_deep_merge(RECIPE, self.train), fixed)
         merged["data"] = {**merged.get("data", {}), "train": train_files}
         merged["heldout"] = heldout
+        if tolerance is not None:
+            merged["selection"] = {**merged.get("selection", {}), "tolerance": tolerance}
         if heldout is None:  # nothing to select on: plain training with replay
             merged["selection"] = {**merged.get("selection", {}), "retention": False}
         return validate(TrainConfig, merged, source="train")
+
+    def tolerance_is_set(self) -> bool:
+        return "tolerance" in (self.train.get("selection") or {})
+
+
+def selection_tolerance(retention_drop: float, base_share: float) -> float:
+    """Selection's retention tolerance in the verdict's terms.
+
+    Selection asks part of the suite, questions the base model answers (the suite's first 36, every one of which the
+    shipped model answers), and keeps checkpoints that lose at most `tolerance` of them. The verdict allows the tuned
+    model to answer `retention_drop` less of the whole suite, of which the base model answers `base_share`: the same
+    fall is `retention_drop / base_share` of the questions it answers (two thirds of them lost would leave 8.3% of
+    the suite to fall, were the base model to answer an eighth of it). With the recipe's 1/12 as selection's tolerance
+    too, a checkpoint could lose 3 of the 36 while the verdict allowed 32 of the suite's 387 (the shipped model
+    answers 202): selection kept early epochs that had learnt less, on a limit twice the verdict's.
+    """
+    return min(1.0, retention_drop / base_share) if base_share > 0 else retention_drop
+
+
+def _base_suite_share(cfg: RunConfig, train_cfg: TrainConfig, run_dir: Path) -> float:
+    """The share of the retention suite the base model answers, asked as the final evaluation asks it (its answers
+    are kept in the answer cache, so the evaluation after training reads them back instead of asking again)."""
+    from knowtune.evaluate.config import EvalConfig
+    from knowtune.evaluate.run import run as evaluate
+
+    results = evaluate(EvalConfig(model_path=train_cfg.model, use_default_datasets=True, cache_dir=cfg.train.get("cache_dir"),
+                                  output_dir=str(run_dir / "base_suite"), trust_remote_code=train_cfg.trust_remote_code))
+    return results["results"]["model"]["general_knowledge"]["contains"]
 
 
 def check(cfg: RunConfig) -> None:
@@ -196,7 +226,16 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
     started = time.monotonic()
     dev, test = _question_sets(run_dir, generated_heldout, cfg.heldout)
     print("== 2/3 train: the default recipe (docs/recipe.md) with this config's changes", flush=True)
-    trained = train(cfg.train_config(generated_train + cfg.train_data, dev), command=command)
+    train_cfg, tolerance_basis = cfg.train_config(generated_train + cfg.train_data, dev), None
+    if train_cfg.selection.retention and not cfg.tolerance_is_set():
+        share = _base_suite_share(cfg, train_cfg, run_dir)
+        tolerance = selection_tolerance(cfg.thresholds.retention_drop, share)
+        tolerance_basis = {"base_share": share, "retention_drop": cfg.thresholds.retention_drop, "tolerance": tolerance}
+        print(f"Selection: a checkpoint may answer {tolerance:.1%} fewer of the retention questions the base model "
+              f"answers (the verdict allows {cfg.thresholds.retention_drop:.1%} of the whole suite; the base model "
+              f"answers {share:.0%} of it)", flush=True)
+        train_cfg = cfg.train_config(generated_train + cfg.train_data, dev, tolerance)
+    trained = train(train_cfg, command=command)
     seconds["train"] = time.monotonic() - started
 
     started = time.monotonic()
@@ -219,7 +258,8 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
 
     summary = verdict(results, baseline, trained.metrics, cfg.thresholds)
     summary |= {"seconds": seconds, "coverage": coverage["totals"] if coverage else None,
-                "data": trained.metrics["data"], "selection": trained.metrics.get("selection")}
+                "data": trained.metrics["data"], "selection": trained.metrics.get("selection"),
+                "selection_tolerance": tolerance_basis}
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     write_atomic(run_dir / "report.md", render(cfg, summary, run_dir))
     for line in summary["lines"]:

@@ -64,12 +64,14 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
             "global_step": train_metrics["global_step"], "best_checkpoint": train_metrics.get("best_checkpoint")}
 
 
-def _curve_table(selection: dict | None) -> list[str]:
+def _curve_table(selection: dict | None, basis: dict | None = None) -> list[str]:
     if not selection or not selection.get("curve"):
         return []
+    why = (f" (the verdict allows {basis['retention_drop']:.1%} of the whole suite to fall, and the base model answers "
+           f"{basis['base_share']:.0%} of it)" if basis else "")
     rows = ["", "## Per evaluation during training", "",
             f"Retention of the base model: {selection['base_retention']:.0%}; a checkpoint may fall "
-            f"{selection['tolerance']:.1%} below it. The chosen one has the best dev accuracy among those within "
+            f"{selection['tolerance']:.1%} below it{why}. The chosen one has the best dev accuracy among those within "
             "(of equals, the one that kept more).",
             "", "| epoch | step | dev | retention | eval_loss | within tolerance | chosen |", "|---|---|---|---|---|---|---|"]
     for p in selection["curve"]:
@@ -100,7 +102,7 @@ def render(cfg, summary: dict, run_dir: Path) -> str:
                  + (f" + {data['replay_samples']} replayed answers of the base model (replay.jsonl)" if data.get("replay_samples") else ""))
     lines += ["", "## Training", "", f"- {summary['global_step']} optimizer steps; final model: `final_model/`"
               + (f" (selected: `{Path(summary['best_checkpoint']).name}`)" if summary.get("best_checkpoint") else "")]
-    lines += _curve_table(summary.get("selection"))
+    lines += _curve_table(summary.get("selection"), summary.get("selection_tolerance"))
     lines += ["", "## Time", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {stage} | {value:.0f} |" for stage, value in seconds.items()]
     lines += ["", "Full evaluation: `eval/report.md`; training log: `training.log`; config: `run_config.yaml` "

@@ -445,6 +445,8 @@ _OPENER = re.compile(
 )
 _PARTICIPLE_CLAUSE = re.compile(
     rf",\s+((?:{'|'.join(_IRREGULAR)}|[a-z]{{3,}}ed)\s+(?:in|by|for|at|on|from|as|after|near|under|between|during)\s[^,;]+)(?=[,;.]|$)")
+_PARTICIPLE_AFTER_NOUN = re.compile(  # no comma: "a tower clock mechanism made in 1521 for ..."
+    rf"(?<=[a-z])\s((?:{'|'.join(_IRREGULAR)}|[a-z]{{3,}}ed)\s+(?:in|by|for|at|on|from|near|under|between|during)\s[^,;]+)(?=[,;.]|$)")
 _STATE_PARTICIPLES = {"located", "situated", "based", "known", "called", "owned", "run", "managed", "operated", "used",
                       "headquartered", "named", "made", "housed", "surrounded", "covered"}
 _AND_VERB = re.compile(r",?\s+and\s+(?=(?:is|was|are|were|has|had|have|[a-z]{3,}(?:ed|es|s))\s)")
@@ -467,10 +469,14 @@ def _views(sentence: str) -> list[str]:
         if clause.split()[0] not in NOT_SUBJECTS:
             views.append(clause)
     subject = _en_subject(clause)
-    # "X is a mountain refuge ..., built in 1911 by the Alpine Club": what the participle says of X, as a sentence.
-    if subject and (m := _PARTICIPLE_CLAUSE.search(clause)) and m.start() > len(subject):
-        participle = m.group(1).split()[0]
-        views.append(f"{subject} {'is' if participle in _STATE_PARTICIPLES else 'was'} {m.group(1).rstrip(' .')}.")
+    # "X is a mountain refuge ..., built in 1911 by the Alpine Club", "X's oldest piece is a clock mechanism made in
+    # 1521 for ...": what the participle says of X (what X is), as a sentence.
+    copula = re.match(rf"{re.escape(subject)}\s+(?:is|was)\s+(?:a|an|the)\s", clause) if subject else None
+    found = _PARTICIPLE_CLAUSE.search(clause) or (copula and _PARTICIPLE_AFTER_NOUN.search(clause, copula.end()))
+    if subject and found and found.start() > len(subject):
+        phrase = found.group(1).rstrip(" .")
+        state = found.group(1).split()[0] in _STATE_PARTICIPLES and not _YEAR.search(phrase)
+        views.append(f"{subject} {'is' if state else 'was'} {phrase}.")
     if subject and (m := _AND_VERB.search(clause)) and m.start() > len(subject):
         first, second = clause[: m.start()].rstrip(" ,"), clause[m.end() :]
         if not re.search(r"\b(?:and|or)\s*$", first):
