@@ -146,6 +146,13 @@ def test_every_fact_starts_with_its_subject_and_an_unnamed_the_noun_belongs_to_t
         "Quillby Software closes during winter storms, sometimes for days.",
         "Quillby Software: In 1987 fire destroyed it, and it was rebuilt.",  # a clause, not an opening phrase
     ]
+    # Phrases that only look like openings: "her" inside one, the topic's noun as an object at the end.
+    assert facts_of("Ada Whitcombe\n\nAda Whitcombe was an astronomer. With a telescope built by her brother, she "
+                    "observed the sky. In dry summers the ruins of the old hamlet appear in the lake.") == [
+        "Ada Whitcombe was an astronomer.",
+        "Ada Whitcombe: With a telescope built by her brother, she observed the sky.",
+        "Ada Whitcombe: In dry summers the ruins of the old hamlet appear in the lake.",
+    ]
 
 
 def test_the_doer_of_a_passive_is_asked_in_the_active_voice_and_a_participle_clause_is_asked_on_its_own():

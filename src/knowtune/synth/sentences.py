@@ -29,7 +29,8 @@ _PRONOUN = re.compile(r"^(It|He|She|They|(?:This|These)(?=\s+(?:is|was|are|were|
 # ...", "Between 1998 and 2003 she led ...", "Every December the choir ...", "Today it is run by ...".
 _OPENING_WORD = r"(?:In|On|At|By|Between|After|Before|During|From|Since|Until|Over|For|With|Under|Within|Throughout|Every|Each)"
 _OPENER_WITH_COMMA = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,5}}),\s+(?=\S)")  # up to six words
-_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}\s[^.;:,]{{1,60}}?)\s+(?=(?:he|she|it|they|its|his|her|their)\s+[a-z])")
+# (Subject pronouns only: "With a telescope built by her brother, she ..." has "her" inside the opening phrase.)
+_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=(?:he|she|it|they)\s+[a-z])")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
@@ -170,7 +171,7 @@ class _Context:
         """(the phrase the sentence opens with, the rest from its subject on); ("", sentence) when none."""
         nouns = "|".join(map(re.escape, sorted(self.topic_nouns)))
         # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
-        before_topic = re.compile(rf"^({_OPENING_WORD}\s[^.;:,]{{1,60}}?)\s+(?=the\s+(?:{nouns})\b)")
+        before_topic = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=the\s+(?:{nouns})\s+[a-z])")
         for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA, _ADVERB_OPENER):
             m = pattern.match(sentence)
             if m and not re.search(r"\s(?:is|was|are|were|has|had|have|[a-z]+ed)\b", m.group()):  # a clause of its own
