@@ -146,9 +146,8 @@ def _behind_first_clause(text: str, opener: str) -> str:
     (", and the club ...", ", which ..."), a semicolon, or the full stop."""
     body = re.match(r"^[^:]{1,60}:\s*", text)
     start = body.end() if body else 0
-    phrase = opener if re.match(r"^[A-Z][a-z]*[A-Z]", opener) else opener[:1].lower() + opener[1:]
     end = re.compile(r",\s+(?=[a-z])|;\s|\s*[.!?]?$").search(text, start)
-    return f"{text[: end.start()]} {phrase}{text[end.start():]}"
+    return f"{text[: end.start()]} {opener[:1].lower()}{opener[1:]}{text[end.start():]}"
 
 
 class _Context:

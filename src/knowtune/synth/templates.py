@@ -165,6 +165,11 @@ def _tail(sentence: str, end: int) -> str:
     return rest[: cut.start()] if cut else rest
 
 
+def _in_question(subject: str) -> str:
+    """A subject as it reads after the question word: "The Vellmoor bell" -> "the Vellmoor bell"."""
+    return subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+
+
 def _lemma(verb: str, is_common: IsCommon) -> str | None:
     """'employs' -> 'employ', 'invented' -> 'invent', 'used' -> 'use'; None when unsure."""
     if verb.endswith("ied"):
@@ -198,7 +203,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
         middle = clause[m.end() : middle_end].strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None  # the span is in a later clause, or after another span: no clean fronting
-        lowered = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+        lowered = _in_question(subject)
         return sentence[:body] + capitalise(" ".join(p for p in (wh, aux, lowered, middle) if p)) + "?"
     if m := _VERB.match(clause):
         if m.end() > middle_end:
@@ -208,7 +213,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
         if lemma is None:
             return None
         do = "did" if verb.endswith("ed") else "does"
-        subject = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+        subject = _in_question(subject)
         middle = clause[m.end() : middle_end].strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None
@@ -216,7 +221,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
     return None
 
 
-# Past participles that are not the simple past plus "-ed" ... or not "-ed" at all: (base form, simple past).
+# Past participles that do not end in "-ed", or whose simple past differs: (base form, simple past).
 _IRREGULAR = {
     "built": ("build", "built"), "made": ("make", "made"), "run": ("run", "ran"), "held": ("hold", "held"),
     "written": ("write", "wrote"), "won": ("win", "won"), "kept": ("keep", "kept"), "led": ("lead", "led"),
@@ -225,7 +230,7 @@ _IRREGULAR = {
     "bought": ("buy", "bought"), "taught": ("teach", "taught"), "paid": ("pay", "paid"), "found": ("find", "found"),
     "chosen": ("choose", "chose"), "driven": ("drive", "drove"), "broken": ("break", "broke"), "seen": ("see", "saw"),
     "spoken": ("speak", "spoke"), "brought": ("bring", "brought"), "sent": ("send", "sent"), "told": ("tell", "told"),
-    "done": ("do", "did"), "thrown": ("throw", "threw"), "known": ("know", "knew"), "played": ("play", "played"),
+    "done": ("do", "did"), "thrown": ("throw", "threw"), "known": ("know", "knew"),
 }
 _PASSIVE_BY = re.compile(r"^(?P<subject>[^,:;]+?)\s(?P<aux>was|were|is|are)\s(?:(?:first|originally|later|also|jointly|now)\s)?"
                          r"(?P<participle>[a-z]+)(?:\s[^,;]*?)?\sby\s(?:the\s|a\s|an\s)?$")
@@ -256,7 +261,7 @@ def _active(sentence: str, span: Span, is_common: IsCommon) -> str | None:
             return None
         past = participle
     verb = past if aux in ("was", "were") else _third_person(base) if aux == "is" else base
-    subject = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+    subject = _in_question(subject)
     return f"Who {verb} {subject}?"
 
 
@@ -287,7 +292,7 @@ def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
         return None
     if subject.split()[0] in NOT_SUBJECTS:
         return None
-    subject = subject[0].lower() + subject[1:] if subject.split()[0] in ("The", "A", "An") else subject
+    subject = _in_question(subject)
     return re.sub(r"\s+", " ", f"When {verb} {subject} {tail}").strip() + "?"
 
 
