@@ -146,11 +146,12 @@ def test_every_fact_starts_with_its_subject_and_an_unnamed_the_noun_belongs_to_t
         "Quillby Software closes during winter storms, sometimes for days.",
         "Quillby Software: In 1987 fire destroyed it, and it was rebuilt.",  # a clause, not an opening phrase
     ]
-    # Phrases that only look like openings: "her" inside one, the topic's noun as an object at the end.
+    # "her" inside an opening phrase is not its end (the comma before "she" is); the topic's noun as an object at the
+    # end is not a subject.
     assert facts_of("Ada Whitcombe\n\nAda Whitcombe was an astronomer. With a telescope built by her brother, she "
                     "observed the sky. In dry summers the ruins of the old hamlet appear in the lake.") == [
         "Ada Whitcombe was an astronomer.",
-        "Ada Whitcombe: With a telescope built by her brother, she observed the sky.",
+        "Ada Whitcombe observed the sky with a telescope built by her brother.",
         "Ada Whitcombe: In dry summers the ruins of the old hamlet appear in the lake.",
     ]
 
@@ -217,3 +218,35 @@ def test_chinese_titles_and_a_given_name_cut_before_a_preposition():
     assert not any("谁和" in text for text, _ in asked)
     both = {(q.text, q.answer) for q in fact_questions("青石湾茶社由李守仁和王大明共同管理。", "zh", is_common)}
     assert {answer for _, answer in both} >= {"李守仁", "王大明"}  # "和" between two names still joins them
+
+
+def test_a_sentence_that_names_nothing_gets_what_it_refers_to():
+    # The topic as a modifier of its own kind ("Each cheese"), the topic's name ("the name"), and "the blue veins" of a
+    # cheese called Brindle Blue is not the cheese.
+    text = ("Brindle Blue\n\nBrindle Blue is a soft blue cheese made from sheep's milk. Each cheese weighs about two "
+            "kilograms. The blue veins come from a mould. Only three dairies are allowed to use the name.")
+    sentences = document_sentences(text, "en")
+    assert [s.text for s in sentences] == [
+        "Brindle Blue is a soft blue cheese made from sheep's milk.",
+        "Each Brindle Blue cheese weighs about two kilograms.",
+        "Brindle Blue's blue veins come from a mould.",
+        "Only three dairies are allowed to use the name Brindle Blue.",
+    ]
+    assert "the blue" not in sentences[0].aliases and "the cheese" in sentences[0].aliases
+    # "the lake" is the one lake named before; with two lakes named, which one is not known.
+    one = ("The Corran Dam holds back the River Tavy. The reservoir behind the dam, Lake Corran, supplies water. "
+           "In dry summers the ruins of the old hamlet appear in the lake.")
+    assert facts_of(one)[-1] == "In dry summers the ruins of the old hamlet appear in Lake Corran."
+    two = one.replace("supplies water.", "supplies water, and Lake Orm supplies the mill.")
+    assert facts_of(two)[-1] == "The Corran Dam: In dry summers the ruins of the old hamlet appear in the lake."
+    # "the society" is the Royal Astronomical Society; "her" inside a sentence is the document's person, as an object
+    # ("awarded her its medal") or an owner ("her letters").
+    text = ("Ada Whitcombe was an astronomer. She grew up in Falmouth. The Royal Astronomical Society awarded her its "
+            "silver medal in 1893. The society later printed her letters.")
+    assert facts_of(text)[2:] == [
+        "The Royal Astronomical Society awarded Ada Whitcombe its silver medal in 1893.",
+        "The Royal Astronomical Society later printed Ada Whitcombe's letters.",
+    ]
+    # A "her" with no person in the document (a ship) is left as it is.
+    assert facts_of("The Selkie is a sailing ship. Sailors painted her hull blue.")[1] == \
+        "The Selkie: Sailors painted her hull blue."

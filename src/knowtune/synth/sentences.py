@@ -31,6 +31,9 @@ _OPENING_WORD = r"(?:In|On|At|By|Between|After|Before|During|From|Since|Until|Ov
 _OPENER_WITH_COMMA = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,5}}),\s+(?=\S)")  # up to six words
 # (Subject pronouns only: "With a telescope built by her brother, she ..." has "her" inside the opening phrase.)
 _OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=(?:he|she|it|they)\s+[a-z])")
+# A longer opening phrase still ends at its comma when a subject pronoun follows: "With a telescope built by her
+# brother, she observed ..." (the pronoun says where the subject starts).
+_LONG_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,8}}),\s+(?=(?:he|she|it|they)\s+[a-z])")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
@@ -50,7 +53,8 @@ _GENERIC_NOUNS = frozenset(
     animal species tool book building bridge church castle market brand restaurant hotel farm factory laboratory lab
     station park garden fair scientist inventor engineer artist writer author man woman family region country state
     province district port harbour harbor valley forest library theatre theater school hospital order railway
-    program programme system method process instrument material substance mineral breed variety game""".split()
+    program programme system method process instrument material substance mineral breed variety game ferry boat ship
+    train locomotive engine car bus aircraft tram reservoir canal tower hall hut dam""".split()
 )
 _VERB_AFTER_SUBJECT = re.compile(
     r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|became|becomes|remains|"
@@ -65,6 +69,9 @@ NOT_SUBJECTS = frozenset(
     """Unlike In On At Every Each Today After Before During When While Although Because Since Some Many Most Like For By
     With From Despite Over Until As If Once Every Local Visitors People There Here Then Later Now Also""".split()
 )
+# What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
+_NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
+_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -160,6 +167,9 @@ class _Context:
         self.person: str | None = None
         self.aliases: list[str] = []
         self.last_thing: str | None = None  # the last subject that is not a person: what a later "it" means
+        self.kind: str | None = None  # the topic's noun from its description: "cheese" of "... is a soft blue cheese"
+        self.topic_is_person = False  # the text has called the topic "he" or "she"
+        self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
         self.described = False
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
 
@@ -171,7 +181,8 @@ class _Context:
         nouns = "|".join(map(re.escape, sorted(self.topic_nouns)))
         # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
         before_topic = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=the\s+(?:{nouns})\s+[a-z])")
-        for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA, _ADVERB_OPENER):
+        for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA, _LONG_OPENER_THEN_PRONOUN,
+                        _ADVERB_OPENER):
             m = pattern.match(sentence)
             if m and not re.search(r"\s(?:is|was|are|were|has|had|have|[a-z]+ed)\b", m.group()):  # a clause of its own
                 return m.group().strip(" ,"), capitalise(sentence[m.end():])
@@ -186,17 +197,28 @@ class _Context:
             if m := _PRONOUN.match(text):
                 ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "They" else thing)
                 text = ref + text[m.end():]
+                self.topic_is_person |= m.group(1) in _PERSON_PRONOUNS and ref == self.topic
             elif m := _POSSESSIVE.match(text):
                 ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "Their" else thing)
                 text = _possessive(ref) + text[m.end():]
+                self.topic_is_person |= m.group(1) in _PERSON_PRONOUNS and ref == self.topic
             elif (m := re.match(r"^The ([a-z]+)\b('s)?", text)) and m.group(1) in self.topic_nouns \
-                    and not self._mentions_topic(text):
+                    and not self._mentions_topic(text) and not self.names.get(m.group(1)):
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
+            elif (m := re.match(r"^(Each|Every) ([a-z]+)\b", text)) and m.group(2) == self.kind \
+                    and not self._mentions_topic(text) and not self.topic.lower().endswith(self.kind):
+                # "Each cheese weighs ..." of a document about a cheese: "Each Brindle Blue cheese weighs ..."
+                text = f"{m.group(1)} {re.sub(r'^The ', '', self.topic)} {m.group(2)}{text[m.end():]}"
             elif not self._mentions_topic(text) and (m := self._alias_inside(text)):
                 # "Today the observatory is operated by ...", "staff at the station discovered ...": the topic's
                 # own nouns later in the sentence point back at it too.
                 topic = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)
                 text = text[: m.start()] + (_possessive(topic) if m.group(2) else topic) + text[m.end():]
+            if not self._mentions_topic(text):
+                text = self._named_inside(text)
+                # "Only three dairies may use the name." is the topic's name.
+                text = re.sub(r"\bthe name(?=[.!?]?$)", lambda _: f"the name {re.sub(r'^The ', '', self.topic)}", text)
+            text = self._person_inside(text)
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
                 # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
@@ -220,9 +242,54 @@ class _Context:
             self.last_thing = subject
         # The last person named, for a later "he"/"she": a title ("Dr. Ansel Moriquet"), or a name after a role
         # ("the botanist Hesper Collingrove", "by Odrin Kestavel").
-        for m in re.finditer(rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)", text):
+        for m in re.finditer(_ROLE_THEN_NAME, text):
             self.person = m.group(0).strip() if re.match(_TITLES, m.group(0)) else m.group(1)
+        self._remember_names(text)
         return text
+
+    def _remember_names(self, text: str) -> None:
+        """The named things of a common kind in the text ("Lake Corran", "the Royal Astronomical Society"), for a later
+        "the lake" or "the society" (a kind named twice is left alone: which one is meant is not known)."""
+        for m in re.finditer(r"(?<![\w'’])(?:[A-Z][a-z]+\s+)+[A-Z][a-z]+", text):
+            words = m.group().split()
+            if words[0] in ("The", "A", "An") or (m.start() == 0 and words[0] in NOT_SUBJECTS):
+                words = words[1:]
+            name = " ".join(words)
+            if len(words) < 2 or (self.topic and name in self.topic):
+                continue
+            for noun in {words[0].lower(), words[-1].lower()} & _GENERIC_NOUNS:
+                if self.names.get(noun, name) != name:
+                    self.names[noun] = None
+                elif not self.topic or (noun not in self.topic.lower().split() and noun != self.kind
+                                        and f"the {noun}" not in self.aliases):  # "the company" of a company: the topic
+                    self.names[noun] = name
+
+    def _named_inside(self, text: str) -> str:
+        """"... appear in the lake." -> "... appear in Lake Corran." where an earlier sentence named the one lake."""
+        for noun, name in self.names.items():
+            if name and name not in text:
+                replaced = re.sub(rf"\b([Tt]he) {noun}\b(?!['’\w-])(?!\s+[A-Z])",
+                                  lambda m: name if name.split()[0].lower() == noun else f"{m.group(1)} {name}", text, count=1)
+                if replaced != text:
+                    return replaced
+        return text
+
+    def _person_inside(self, text: str) -> str:
+        """A "him", "her" or "his" inside the sentence named: "The Royal Astronomical Society awarded her its silver
+        medal" -> "... awarded Ada Whitcombe its silver medal", where the document's person is known and the sentence
+        names no one (a name of its own may be whom the pronoun means)."""
+        person = self.person or (self.topic if self.topic_is_person else None)
+        if not person or re.search(_ROLE_THEN_NAME, text):
+            return text
+        names = set(re.findall(r"\b[A-Z][a-z]+", person)) - {"Dr", "Mr", "Mrs", "Ms", "Sir", "Dame", "Lady", "Lord"}
+        if names & set(re.findall(r"\b[A-Z][a-z]+", text)):
+            return text
+        m = re.search(r"(?<=\s)(him|her|his)\b(\s+\w+)?", text)
+        if not m:
+            return text
+        follower = (m.group(2) or "").strip().lower()
+        object_ = m.group(1) == "him" or (m.group(1) == "her" and (not follower or follower in _NOT_A_NOUN))
+        return text[: m.start()] + (person if object_ else _possessive(person)) + text[m.end(1):]
 
     def _alias_inside(self, text: str) -> re.Match | None:
         """The first "the <noun>" in the text that the document uses for its topic ("the observatory")."""
@@ -240,16 +307,21 @@ class _Context:
         """The nouns a text uses for its topic: its description ("a maker of ..."), the topic's own words ("The fair")."""
         if noun := _en_description_noun(text):
             self.topic_nouns.add(noun)
+            self.kind = self.kind or noun
             if not re.search(r"(?:ed|ing)$", noun):
                 self.aliases.append(f"the {noun}")
                 if noun in _BUSINESS_NOUNS:
                     self.aliases += ["the company", "the firm"]
         if head := re.search(r"\b([A-Za-z]{3,})$", re.sub(r"\s*\([^)]*\)", "", self.topic or "")):
             noun = head.group(1).lower()  # "The Orlesh fern" -> "the fern", "Qorvath Ridge Observatory" -> "the observatory"
-            if head.group(1).islower() or f"the {noun}" in self.text:
+            # The text refers to it so: "the observatory is ...", "... of the observatory." ("the blue veins" of a
+            # cheese called Brindle Blue is not a reference to it).
+            if head.group(1).islower() or noun in _GENERIC_NOUNS or re.search(
+                    rf"\bthe {noun}(?:['’,.;:!?]|\s+(?:is|was|are|were|has|had|have|can|could|will|would|in|of|on|at|for|"
+                    rf"to|and|by|with|from|often|also|still|now|never|always|only|[a-z]+ed|[a-z]+ly)\b)", self.text):
                 self.aliases.insert(0, f"the {noun}")
+                self.topic_nouns.add(noun)
         self.aliases = list(dict.fromkeys(self.aliases))
-        self.topic_nouns |= {w.lower() for w in re.findall(r"[A-Za-z]+", self.topic or "")} - _EN_FUNCTION
 
     def _zh(self, sentence: str) -> str:
         text = sentence
