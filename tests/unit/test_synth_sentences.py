@@ -140,7 +140,7 @@ def test_every_fact_starts_with_its_subject_and_an_unnamed_the_noun_belongs_to_t
         "Quillby Software makes accounting programs.",
         "Quillby Software opened a second office in Port Varrow, Kent in 2019.",  # no date first, no comma inside a name
         "Quillby Software gives a party every December.",
-        "Quillby Software: A fire destroyed the old building in 1987, and the owners rebuilt it.",  # first clause's end
+        "A fire destroyed the old building in 1987, and Quillby Software's owners rebuilt it.",  # first clause's end
         "Quillby Software's current chairman is Rupert Saye.",
         "Quillby Software's biggest client is Farmco.",  # "its": the topic, not "Quillby Software's current chairman"
         "Quillby Software closes during winter storms, sometimes for days.",
@@ -247,6 +247,18 @@ def test_a_sentence_that_names_nothing_gets_what_it_refers_to():
         "The Royal Astronomical Society awarded Ada Whitcombe its silver medal in 1893.",
         "The Royal Astronomical Society later printed Ada Whitcombe's letters.",
     ]
+    # A kind of thing (a beetle): its plural, what it has, its bare-plural subjects.
+    text = ("Copper-backed marsh beetle\n\nThe copper-backed marsh beetle is a small water beetle. Adults measure nine "
+            "millimetres. In 2004, drainage reduced the population to 300. Volunteers count the beetles every August.")
+    assert facts_of(text) == [
+        "The copper-backed marsh beetle is a small water beetle.",  # the text's letters, not the heading's
+        "The copper-backed marsh beetle's adults measure nine millimetres.",
+        "Drainage reduced the copper-backed marsh beetle's population to 300 in 2004.",
+        "Volunteers count the copper-backed marsh beetles every August.",
+    ]
+    # A named maker's bare plurals are not its own.
+    assert facts_of("Tarnwick Instruments is a maker of barometers. Sailors trust the barometers.")[1] == \
+        "Tarnwick Instruments: Sailors trust the barometers."
     # A "her" with no person in the document (a ship) is left as it is.
     assert facts_of("The Selkie is a sailing ship. Sailors painted her hull blue.")[1] == \
         "The Selkie: Sailors painted her hull blue."

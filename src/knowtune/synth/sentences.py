@@ -72,6 +72,8 @@ NOT_SUBJECTS = frozenset(
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
 _ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
+# What a thing has ("the population" of a document about a beetle is the beetle's).
+_RELATIONAL = "population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership"
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -172,6 +174,7 @@ class _Context:
         self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
         self.described = False
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
+        self.source = ""  # the whole document as written
 
     def standalone(self, sentence: str) -> str:
         return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
@@ -202,7 +205,7 @@ class _Context:
                 ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "Their" else thing)
                 text = _possessive(ref) + text[m.end():]
                 self.topic_is_person |= m.group(1) in _PERSON_PRONOUNS and ref == self.topic
-            elif (m := re.match(r"^The ([a-z]+)\b('s)?", text)) and m.group(1) in self.topic_nouns \
+            elif (m := re.match(r"^The ([a-z]+)\b('s)?(?![\w-])", text)) and m.group(1) in self.topic_nouns \
                     and not self._mentions_topic(text) and not self.names.get(m.group(1)):
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
             elif (m := re.match(r"^(Each|Every) ([a-z]+)\b", text)) and m.group(2) == self.kind \
@@ -218,6 +221,14 @@ class _Context:
                 text = self._named_inside(text)
                 # "Only three dairies may use the name." is the topic's name.
                 text = re.sub(r"\bthe name(?=[.!?]?$)", lambda _: f"the name {re.sub(r'^The ', '', self.topic)}", text)
+                lower = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)  # "the copper-backed ..."
+                head = self.topic.split()[-1]
+                if head.islower() and f"the {head}" in self.aliases:  # a kind of thing: "count the beetles" are its
+                    text = re.sub(rf"\b[Tt]he {re.escape(head)}s\b", lambda _: f"the {re.sub(r'^(?:the|a|an) ', '', lower)}s", text, count=1)
+                # "Drainage reduced the population": the topic's population.
+                text, owns = re.subn(rf"\bthe ({_RELATIONAL})\b(?![\w'’-])", lambda m: f"{_possessive(lower)} {m.group(1)}",
+                                     text, count=1)
+                lent = bool(owns)  # "A fire destroyed it, and <topic>'s owners rebuilt it": a later "its" is not the fire's
             text = self._person_inside(text)
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
@@ -227,8 +238,13 @@ class _Context:
             named = subject and len(re.findall(r"\b[A-Z][\w'’]*", subject)) >= 2  # "Odrin Kestavel", "The Vellmoor bell"
             if not named and not self._mentions_topic(text):
                 # "The current conductor is ..." is the topic's: "The Brannock Valley Choir's current conductor is ..."
-                owned = re.match(r"^The (?=[a-z])", text)
-                text = f"{_possessive(self.topic)} {text[owned.end():]}" if owned else f"{self.topic}: {text}"
+                owned = re.match(r"^The (?=[a-z])", text) or (
+                    # "Adults measure about nine millimetres" of a kind of thing (a beetle) are its; "Sailors trust the
+                    # barometer" of a named maker are not the maker's.
+                    self.topic.split()[-1].islower() and not self.topic_is_person
+                    and re.match(r"^(?=[A-Z][a-z]+s\s+(?!(?:and|or|of|from|in|at|on|with|who|that)\b)[a-z])", text))
+                text = f"{_possessive(self.topic)} {text[owned.end():owned.end() + 1].lower()}{text[owned.end() + 1:]}" \
+                    if owned else f"{self.topic}: {text}"
                 lent = bool(owned)  # a later "its" still means the topic, not "the topic's crossing"
             if opener:
                 text = _behind_first_clause(text, opener)
@@ -301,7 +317,8 @@ class _Context:
     def _mentions_topic(self, text: str) -> bool:
         """Whether the text names the topic: one of its capitalised words ("Quillmere"), not "a paper lantern"."""
         names = set(re.findall(r"\b[A-Z][a-z]+", self.topic or "")) - {"The", "A", "An", "Dr", "Mr", "Mrs", "Ms"}
-        return bool(names & set(re.findall(r"\b[A-Z][a-z]+", text)))
+        bare = re.sub(r"^(?:The|A|An) ", "", self.topic or "").lower()  # "The copper-backed marsh beetle" too
+        return bool(names & set(re.findall(r"\b[A-Z][a-z]+", text))) or bool(bare and bare in text.lower())
 
     def _add_topic_nouns(self, text: str) -> None:
         """The nouns a text uses for its topic: its description ("a maker of ..."), the topic's own words ("The fair")."""
@@ -345,15 +362,17 @@ class _Context:
         """A heading names the topic: "Vellmoor, a harbour town" -> "Vellmoor"."""
         if self.topic is None:
             self.topic = re.split(r"[,:;—–(（，：]| - ", heading)[0].strip() or None
-            if self.topic and f"the {self.topic.lower()}" in self.text and not self.topic.startswith("The "):
-                self.topic = "The " + self.topic  # the text says "The Qorvath Ridge Observatory"
+            used = self.topic and not self.topic.startswith("The ") and re.search(
+                rf"\b[Tt]he ({re.escape(self.topic)})(?![\w-])", self.source, re.IGNORECASE)
+            if used:  # the text says "The Qorvath Ridge Observatory", or "the copper-backed marsh beetle" to a heading's
+                self.topic = "The " + used.group(1)  # "Copper-backed marsh beetle": the text's own letters
             self._add_topic_nouns(heading)
 
 
 def document_sentences(text: str, lang: str) -> list[Sentence]:
     """Every informative sentence of a document, standalone, in order; headings set the topic."""
     context = _Context(lang)
-    context.text = text.lower()
+    context.text, context.source = text.lower(), text
     sentences = []
     for start, end in sentence_spans(text):
         original = text[start:end].strip()
