@@ -7,12 +7,15 @@ was founded by ...", "它由...") or a generic reference ("The company is ...") 
 what it refers to, and a sentence that names neither the document's topic nor anything else
 gets the topic in front ("Tarnwick Instruments: each of the 417 employees ..."), or as an owner
 where it starts with "The <noun>" ("The current conductor is ..." -> "The Brannock Valley Choir's
-current conductor is ..."). An English sentence that opens with a time or circumstance ("In 2019 it
-opened ...", "Every December the choir sings ...") has that phrase moved behind its first clause
-("Quillby opened a second office ... in 2019."): every fact about a topic then starts with the topic,
-and a model that recites a fact to answer reaches its subject and verb before the date, rather than
-starting from the date of another sentence. English and Chinese are handled; the language is read
-from the text.
+current conductor is ..."). Other references are resolved where the document makes them plain:
+"the lake" to the one lake it named before ("Lake Corran"), a "her" inside a sentence to its
+person, "Each cheese" to "Each Brindle Blue cheese", "the population" and "Adults" of a kind of
+thing (a beetle) to that thing. An English sentence that opens with a time or circumstance ("In
+2019 it opened ...", "Every December the choir sings ...") has that phrase moved behind its first
+clause ("Quillby opened a second office ... in 2019."): every fact about a topic then starts with
+the topic, and a model that recites a fact to answer reaches its subject and verb before the date,
+rather than starting from the date of another sentence. English and Chinese are handled; the
+language is read from the text.
 """
 
 from __future__ import annotations
