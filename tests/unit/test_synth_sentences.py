@@ -262,3 +262,14 @@ def test_a_sentence_that_names_nothing_gets_what_it_refers_to():
     # A "her" with no person in the document (a ship) is left as it is.
     assert facts_of("The Selkie is a sailing ship. Sailors painted her hull blue.")[1] == \
         "The Selkie: Sailors painted her hull blue."
+
+
+def test_a_fact_with_nothing_rare_or_named_is_still_asked():
+    asked = [(q.text, q.answer) for q in fact_questions(
+        "The copper-backed marsh beetle feeds mainly on the eggs of midges, which it hunts at night.", "en", is_common)]
+    assert ("The copper-backed marsh beetle feeds mainly on the eggs of what?", "midges") in asked  # a plural after "of"
+    # An -s word after "and" is a verb, not a term.
+    assert all(q.answer != "rehearses" for q in fact_questions("The choir has 45 singers and rehearses weekly.", "en", is_common))
+    # Every word common: what the verb acts on is asked.
+    assert [q.answer for q in fact_questions("The old mill grinds the grain of the village.", "en", lambda w: True)] \
+        == ["the grain of the village"]
