@@ -200,6 +200,7 @@ class _Context:
         if self.topic:
             person = self.person or self.topic
             thing = self.last_thing or self.topic
+            lower = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)  # "the copper-backed ..."
             if m := _PRONOUN.match(text):
                 ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "They" else thing)
                 text = ref + text[m.end():]
@@ -218,13 +219,11 @@ class _Context:
             elif not self._mentions_topic(text) and (m := self._alias_inside(text)):
                 # "Today the observatory is operated by ...", "staff at the station discovered ...": the topic's
                 # own nouns later in the sentence point back at it too.
-                topic = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)
-                text = text[: m.start()] + (_possessive(topic) if m.group(2) else topic) + text[m.end():]
+                text = text[: m.start()] + (_possessive(lower) if m.group(2) else lower) + text[m.end():]
             if not self._mentions_topic(text):
                 text = self._named_inside(text)
                 # "Only three dairies may use the name." is the topic's name.
                 text = re.sub(r"\bthe name(?=[.!?]?$)", lambda _: f"the name {re.sub(r'^The ', '', self.topic)}", text)
-                lower = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)  # "the copper-backed ..."
                 head = self.topic.split()[-1]
                 if head.islower() and f"the {head}" in self.aliases:  # a kind of thing: "count the beetles" are its
                     text = re.sub(rf"\b[Tt]he {re.escape(head)}s\b", lambda _: f"the {re.sub(r'^(?:the|a|an) ', '', lower)}s", text, count=1)
@@ -236,8 +235,7 @@ class _Context:
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
                 # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
-                topic = re.sub(r"^(The|A|An) ", lambda m: m.group(1).lower() + " ", self.topic)
-                text = re.sub(r"\b(it|its)\b", lambda m: topic if m.group(1) == "it" else _possessive(topic), text, count=1)
+                text = re.sub(r"\b(it|its)\b", lambda m: lower if m.group(1) == "it" else _possessive(lower), text, count=1)
             named = subject and len(re.findall(r"\b[A-Z][\w'’]*", subject)) >= 2  # "Odrin Kestavel", "The Vellmoor bell"
             if not named and not self._mentions_topic(text):
                 # "The current conductor is ..." is the topic's: "The Brannock Valley Choir's current conductor is ..."

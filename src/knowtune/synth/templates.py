@@ -124,19 +124,18 @@ def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
         if not is_common(m.group()) and (plural_noun or not re.search(r"(?:ed|ing|s)$", m.group())) \
                 and sentence[m.start() - 1] != "-":
             add(m.start(), m.end(), "term")  # "the eggs of midges": after "of", an -s word is a noun
-    if found := re.search(r"\s(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?", sentence[body:]):
-        # What the verb says of the subject ("... is a maker of weather instruments", "... is the tide bell").
-        start = body + found.end()
-        end = start + len(_tail(sentence, start))
-        if 0 < len(sentence[start:end].split()) <= 6 and not any(taken[start:end]):
-            add(start, end, "phrase")
-    if not spans and (found := re.search(r"\s[a-z]+(?:s|ed)\s+(?:[a-z]+ly\s+)?(?:(?:on|in|at|from|for|with|into|to|by|of)\s+)?"
-                                         r"(?=(?:the|a|an|its|their|his|her)\s)", sentence[body:])):
-        # Nothing rare or named: what the verb acts on ("... feeds mainly on the eggs of midges").
-        start = body + found.end()
+    def add_phrase(start: int) -> None:  # a short phrase up to the clause's end, not already asked
         end = start + len(_tail(sentence, start))
         if 0 < len(sentence[start:end].split()) <= 6:
             add(start, end, "phrase")
+
+    if found := re.search(r"\s(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?", sentence[body:]):
+        # What the verb says of the subject ("... is a maker of weather instruments", "... is the tide bell").
+        add_phrase(body + found.end())
+    if not spans and (found := re.search(r"\s[a-z]+(?:s|ed)\s+(?:[a-z]+ly\s+)?(?:(?:on|in|at|from|for|with|into|to|by|of)\s+)?"
+                                         r"(?=(?:the|a|an|its|their|his|her)\s)", sentence[body:])):
+        # Nothing rare or named: what the verb acts on ("... feeds mainly on the eggs of midges").
+        add_phrase(body + found.end())
     unique, seen = [], set()
     for span in sorted(spans, key=lambda s: s.start):
         if span.text(sentence) not in seen:  # "cast in 1743, and the year 1743 is stamped": ask once
