@@ -273,3 +273,16 @@ def test_a_fact_with_nothing_rare_or_named_is_still_asked():
     # Every word common: what the verb acts on is asked.
     assert [q.answer for q in fact_questions("The old mill grinds the grain of the village.", "en", lambda w: True)] \
         == ["the grain of the village"]
+
+
+def test_adjectives_before_the_noun_are_not_the_kind_nor_a_clause_end():
+    text = ("Hemmel cake is a dark, spiced loaf cake traditionally baked in the parish of Ardwhistle. "
+            "Each cake is wrapped in linen.")
+    assert [s.text for s in document_sentences(text, "en")][1] == "Each Hemmel cake is wrapped in linen."  # the kind is "cake"
+    asked = [(q.text, q.answer) for q in fact_questions(document_sentences(text, "en")[0].text, "en", is_common)]
+    assert all(answer != "dark" for _, answer in asked)  # "dark" alone is not what it is
+    assert ("What cake is a dark?", "Hemmel") not in asked  # the comma between adjectives does not end the clause
+    assert any(text.startswith("What cake is a dark, spiced loaf cake") for text, _ in asked)
+    # A comma after the noun still ends it: "a town, known for ..." is a town.
+    assert document_sentences("Vellmoor is a town, known for its bell. Each town has a bell.", "en")[1].text \
+        == "Each Vellmoor town has a bell."

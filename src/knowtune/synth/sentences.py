@@ -135,6 +135,14 @@ def _en_description_noun(sentence: str) -> str | None:
     found = re.search(r"(?:\b(?:is|was)|^[^,]{3,80},)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for|found|based|made|located|known|called|named|built|used|held)\b|[,.]|$)", sentence)
     if not found or found.group(2) in ("best", "well", "most", "also", "first", "only", "now") or found.group(2).endswith("ly"):
         return None  # "... an author best known for ...": an adverb, not the noun
+    rest = sentence[found.end(2):]
+    if more := re.match(r",\s+((?:[a-z-]+\s+){0,2}?)([a-z]+)(?=\s+(?:of|on|in|at|to|by|as|and|who|that|which|from|with|for|[a-z]+ly)\b|[,.]|$)",
+                        rest):
+        # "a dark, spiced loaf cake traditionally baked ...": "dark" is one of its adjectives; the noun comes later
+        # ("a small town, known for ..." and "a maker, who ..." keep theirs).
+        if more.group(1) and not re.match(r"(?:known|built|founded|made|based|located|named|called|once|now|then|and|"
+                                          r"but|or|who|which|where|whose|a|an|the|its|his|her|their)\b", more.group(1)):
+            return more.group(2)
     return found.group(2)
 
 
@@ -213,9 +221,12 @@ class _Context:
                     and not self._mentions_topic(text) and not self.names.get(m.group(1)):
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
             elif (m := re.match(r"^(Each|Every) ([a-z]+)\b", text)) and m.group(2) == self.kind \
-                    and not self._mentions_topic(text) and not self.topic.lower().endswith(self.kind):
-                # "Each cheese weighs ..." of a document about a cheese: "Each Brindle Blue cheese weighs ..."
-                text = f"{m.group(1)} {re.sub(r'^The ', '', self.topic)} {m.group(2)}{text[m.end():]}"
+                    and not self._mentions_topic(text):
+                # "Each cheese weighs ..." of a document about a cheese: "Each Brindle Blue cheese weighs ..."; of
+                # "Hemmel cake": "Each Hemmel cake ..."
+                named = re.sub(r"^The ", "", self.topic)
+                kind = "" if named.lower().endswith(" " + self.kind) else " " + m.group(2)
+                text = f"{m.group(1)} {named}{kind}{text[m.end():]}"
             elif not self._mentions_topic(text) and (m := self._alias_inside(text)):
                 # "Today the observatory is operated by ...", "staff at the station discovered ...": the topic's
                 # own nouns later in the sentence point back at it too.

@@ -170,6 +170,9 @@ def _tail(sentence: str, end: int) -> str:
     """What follows the span, up to the end of its clause."""
     rest = re.sub(r"^(?:'s|’s|'|’)", "", sentence[end:]).rstrip(" .!?")
     cut = _CUT_AFTER.search(rest)
+    while cut and cut.group() == "," and re.search(r"\b(?:a|an)\s+[a-z]+$", sentence[:end] + rest[: cut.start()]) \
+            and re.match(r"\s+(?!(?:and|or|but|who|which|where|whose|known|built|founded|made)\b)[a-z]+\s+[a-z]", rest[cut.end():]):
+        cut = _CUT_AFTER.search(rest, cut.end())  # "a dark, spiced loaf cake": a comma between adjectives
     return rest[: cut.start()] if cut else rest
 
 
