@@ -286,3 +286,33 @@ def test_adjectives_before_the_noun_are_not_the_kind_nor_a_clause_end():
     # A comma after the noun still ends it: "a town, known for ..." is a town.
     assert document_sentences("Vellmoor is a town, known for its bell. Each town has a bell.", "en")[1].text \
         == "Each Vellmoor town has a bell."
+
+
+@pytest.mark.parametrize("fact, answer, expected", [
+    ("Hemmel cake is baked in the parish of Ardwhistle for the feast of Saint Ninnock on 3 March.", "March",
+     "In which month is Hemmel cake baked in the parish of Ardwhistle for the feast of Saint Ninnock?"),
+    ("Hemmel cake is baked in the parish of Ardwhistle for the feast of Saint Ninnock on 3 March.", "Ardwhistle",
+     "In which parish is Hemmel cake baked for the feast of Saint Ninnock on 3 March?"),
+    ("The Gannet was constructed at the Ferrin Foundry under the supervision of Josiah Clewer.", "Ferrin Foundry",
+     "At which foundry was the Gannet constructed under the supervision of Josiah Clewer?"),
+    ("Teodora Halvanne moved to the city of Castellaine in 1909.", "Castellaine",
+     "To which city did Teodora Halvanne move in 1909?"),
+    ("Teodora Halvanne moved to the city of Castellaine in 1909.", "1909",
+     "In what year did Teodora Halvanne move to the city of Castellaine?"),
+    ("Ada Whitcombe worked at the observatory for over thirty years.", "thirty years",
+     "For how many years did Ada Whitcombe work at the observatory?"),
+])
+def test_a_span_after_the_verb_is_also_asked_as_a_reader_asks(fact, answer, expected):
+    # The question phrase fronted with its preposition ("In which month", "At which foundry"), the clause kept.
+    assert (expected, answer) in [(q.text, q.answer) for q in fact_questions(fact, "en", is_common) if q.form == "fronted"]
+
+
+@pytest.mark.parametrize("fact", [
+    "The Orrin Pass Hut is open from June to September.",  # the end of a range is not "in which month"
+    "The choir was formed in 1952 by the schoolteacher Agnes Pell.",  # "schoolteacher" is part of a longer phrase
+    "The hut is a mountain refuge in the Calder Range.",  # what the hut is, not what was done to it
+])
+def test_no_reader_question_where_fronting_breaks_the_sentence(fact):
+    bad = {"In which month is the Orrin Pass Hut open from June?", "What was the choir formed in 1952 by Agnes Pell?",
+           "In which range is the hut a mountain refuge?"}
+    assert not bad & {q.text for q in fact_questions(fact, "en", is_common)}

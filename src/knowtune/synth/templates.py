@@ -307,6 +307,97 @@ def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
     return re.sub(r"\s+", " ", f"When {verb} {subject} {tail}").strip() + "?"
 
 
+_PIED = r"(?:in|on|at|for|from|to|into|with|under|during|near|after|before|since|through)"
+_OF_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[a-z-]+\s+){0,2}[a-z]+)\s+of\s+$")  # "the upland parish of " Ardwhistle
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+# The last word of a name that says what kind of thing it is: "the Ferrin Foundry" -> "which foundry".
+_NAMED_KINDS = frozenset(
+    "foundry award awards prize medal range hills mountains mountain company railway bridge street lane road hall school "
+    "college university museum society club church chapel river lake island bay works market festival station hotel "
+    "press bank park castle tower group theatre gallery library hospital mill farm inn abbey cathedral".split())
+_QUALIFIER = r"(?:(?:about|around|almost|nearly|roughly|over|under|some|up to|more than|less than|fewer than)\s+)?"
+_COPULA_THEN_STATE = re.compile(
+    r"(?:(?:first|originally|later|also|now|still|usually|traditionally|only|often)\s+)?"
+    rf"(?:[a-z]+ed|[a-z]+en|{'|'.join(p for p, _ in _IRREGULAR.values())}|open|closed|based|held|found|kept|owned)\b")
+
+
+def _question_phrase(sentence: str, span: Span, is_common: IsCommon) -> tuple[int, str] | None:
+    """(where the asked phrase starts, the question phrase a reader would front) for a span after the verb:
+    "what year", "how many hours", "which month", "which upland parish" ("the upland parish of Ardwhistle"),
+    "which foundry" ("the Ferrin Foundry"); None for a person or a name of unknown kind (asked by the other forms)
+    or a bare number."""
+    text, before, after = span.text(sentence), sentence[: span.start], sentence[span.end :]
+    if span.kind in ("person", "owner", "number", "phrase"):
+        return None
+    if span.kind == "year":
+        return span.start, "what year"
+    if span.kind == "count":
+        qualifier = re.search(rf"{_QUALIFIER}$", before)
+        return qualifier.start(), f"how many {text.split()[-1]}"  # "for over thirty years": for how many years
+    if _DAYS_MONTHS.fullmatch(text):
+        if re.search(r"\b(?:to|until|till|and|or)\s+$|[-–]\s*$", before):
+            return None  # "from June to September": the end of a range
+        time = re.search(r"\b(?:every|each|in|on|during)\s+(?:the\s+)?(?:\d{1,2}\s+)?$|\b\d{1,2}\s+$", before)
+        return (time.start() if time else span.start), ("which month" if text.rstrip("s") in _MONTHS else "which day")
+    if (of := _OF_PHRASE.search(before)) and not re.search(r"[a-z]{3}(?:ion|ment|ship|ance|ence|ity|hood)$|\b(?:help|care|"
+                                                           r"son|daughter|wife|husband|widow|work|works|name)$", of.group(1)):
+        return of.start(), f"which {of.group(1)}"  # not "the supervision of Josiah Clewer" (a person)
+    words = text.split()
+    determiner = _DETERMINER.search(before)
+    if len(words) >= 2 and words[-1].lower() in _NAMED_KINDS and determiner:
+        return determiner.start(), f"which {words[-1].lower()}"  # "the Ferrin Foundry": which foundry
+    if span.kind == "place" or (len(words) >= 2 and words[-1][0].isupper()):
+        return None  # "in Marrowby": asked with "where" below; "Ada Whitcombe": a person, perhaps
+    if re.match(r"\s+(?!(?:in|on|at|for|from|to|by|with|of|since|after|before|during|near|under|who|which|that|where|"
+                r"when|as)\b)[a-zA-Z]", after) or not re.search(rf"\b(?:the|a|an|{_PIED})\s+$", before):
+        return None  # "a carol concert", "the schoolteacher Agnes Pell": the span is part of a longer phrase
+    return (determiner.start() if determiner else span.start), "what"
+
+
+def _asked_naturally(sentence: str, span: Span, is_common: IsCommon) -> str | None:
+    """The span's question phrase fronted with its preposition, and the rest of the clause kept, as a reader asks:
+    "In which month was Hemmel cake baked for the feast of Saint Ninnock?", "At which foundry was the Gannet
+    built?", "Where was Teodora Halvanne born?", "In what year did the Gannet return to steam?"."""
+    body = _body_start(sentence)
+    phrase = _question_phrase(sentence, span, is_common)
+    before, after = sentence[: span.start], sentence[span.end :]
+    if re.search(r"[A-Z][\w'’-]*\s+and\s+$", before) or re.match(r"\s+(?:and|or|to|until|till)\s|\s*[-–]", after):
+        return None  # "the Brackmoor and Tullow Railway", "400 clocks and watches", "from June to September"
+    if phrase is None and span.kind == "place" and (where := re.search(r"\b(?:in|at|near)\s+(?:the\s+)?$", before)):
+        start, wh, preposition = where.start(), "where", ""
+    elif phrase is None:
+        return None
+    else:
+        start, wh = phrase
+        pied = re.search(rf"\b({_PIED})\s+$", sentence[body:start])
+        preposition = pied.group(1) if pied else ""
+        if pied:
+            start = body + pied.start()
+        if wh in ("which month", "which day"):  # "on 3 March", "every December": in which month
+            preposition = "in" if wh == "which month" else "on"
+    end = span.end + len(_tail(sentence, span.end))
+    clause, rest = sentence[body:start], sentence[span.end : end].strip()
+    if m := _AUX.match(clause):
+        subject, verb, middle = m.group(1), m.group(2), clause[m.end():]
+        if verb in ("has", "have", "had") and not re.match(r"(?:been\s|[a-z]+(?:ed|en)\s)", middle):
+            return None  # "X has a population of ...": no auxiliary to invert
+        if verb in ("is", "are", "was", "were") and not _COPULA_THEN_STATE.match(middle):
+            return None  # "X is a mountain refuge in ...": what X is, not what was done to it
+        words = [verb, _in_question(subject), middle.strip()]
+    elif (m := _VERB.match(clause)) and (lemma := _lemma(m.group(2), is_common)):
+        subject, middle = m.group(1), clause[m.end():]
+        words = ["did" if m.group(2).endswith("ed") else "does", _in_question(subject), lemma, middle.strip()]
+    else:
+        return None
+    rest = re.split(r"\s+and\s+(?=(?:[a-z]+(?:s|ed)|is|was|are|were|has|had)\b)", rest)[0]  # "... and moved to ...": a clause of its own
+    if subject.split()[0] in NOT_SUBJECTS or re.search(r"['’]s?$|\)", subject) or re.search(r",|\band\b", middle) \
+            or len(middle.split()) > 14 or len(rest.split()) > 12:
+        return None
+    question = " ".join(w for w in [preposition, wh, *words, rest] if w)
+    return sentence[:body] + capitalise(re.sub(r"\s+", " ", question)) + "?"
+
+
 def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
     questions = []
     body = _body_start(sentence)
@@ -341,6 +432,9 @@ def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
             questions.append(Question(re.sub(r"\s+", " ", active), answer, "fronted"))
         if not subject and (when := _when(sentence, span, is_common)):
             questions.append(Question(when, answer, "fronted"))
+        if not subject and (natural := _asked_naturally(sentence, span, is_common)) \
+                and all(q.text != natural for q in questions):
+            questions.append(Question(natural, answer, "fronted"))
         blank = sentence[: span.start] + "___" + sentence[span.end :]
         questions.append(Question(f"Fill in the blank: {blank}", answer, "blank"))
     return questions
