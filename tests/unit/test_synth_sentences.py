@@ -316,3 +316,14 @@ def test_no_reader_question_where_fronting_breaks_the_sentence(fact):
     bad = {"In which month is the Orrin Pass Hut open from June?", "What was the choir formed in 1952 by Agnes Pell?",
            "In which range is the hut a mountain refuge?"}
     assert not bad & {q.text for q in fact_questions(fact, "en", is_common)}
+
+
+def test_what_people_do_it_to_the_best_one_and_the_recipe_are_the_topics():
+    assert facts_of("The Gannet is a steam locomotive built in 1874. Enthusiasts rescued it in 1968.")[1] \
+        == "Enthusiasts rescued the Gannet in 1968."
+    text = ("Hemmel cake is a spiced loaf cake baked in Ardwhistle. According to local legend, the recipe was created in "
+            "1742. A copper spoon is awarded to whoever bakes the best one.")
+    assert facts_of(text)[1:] == [
+        "According to local legend, Hemmel cake's recipe was created in 1742.",
+        "A copper spoon is awarded to whoever bakes the best Hemmel cake.",
+    ]

@@ -76,7 +76,8 @@ NOT_SUBJECTS = frozenset(
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
 _ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
 # What a thing has ("the population" of a document about a beetle is the beetle's).
-_RELATIONAL = "population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership"
+_RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
+               "recipe|designer|builder|architect|crew|origins")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -132,7 +133,7 @@ def _en_subject(sentence: str) -> str | None:
 
 def _en_description_noun(sentence: str) -> str | None:
     """'town' of 'Vellmoor is a small fishing town on ...', 'maker' of '... is a maker of ...'."""
-    found = re.search(r"(?:\b(?:is|was)|^[^,]{3,80},)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for|found|based|made|located|known|called|named|built|used|held)\b|[,.]|$)", sentence)
+    found = re.search(r"(?:\b(?:is|was)|^[^,]{3,80},)\s+(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)([a-z]+)(?=\s+(?:of|on|in|at|who|that|which|from|with|for|found|based|made|located|known|called|named|built|used|held|[a-z]+ed|[a-z]+ly)\b|[,.]|$)", sentence)
     if not found or found.group(2) in ("best", "well", "most", "also", "first", "only", "now") or found.group(2).endswith("ly"):
         return None  # "... an author best known for ...": an adverb, not the noun
     rest = sentence[found.end(2):]
@@ -242,6 +243,15 @@ class _Context:
                 text, owns = re.subn(rf"\bthe ({_RELATIONAL})\b(?![\w'’-])", lambda m: f"{_possessive(lower)} {m.group(1)}",
                                      text, count=1)
                 lent = bool(owns)  # "A fire destroyed it, and <topic>'s owners rebuilt it": a later "its" is not the fire's
+                # "... to whoever bakes the best one": the best of the topic's kind.
+                if self.kind and not self.topic_is_person:
+                    text = re.sub(r"\bthe ((?:best|finest|largest|biggest|oldest|first|last|most [a-z]+) )one\b",
+                                  lambda m: f"the {m.group(1)}{re.sub(r'^(?:the|a|an) ', '', lower)}"
+                                  + ("" if lower.lower().endswith(self.kind) else f" {self.kind}"), text, count=1)
+                # "Enthusiasts rescued it in 1968": what people do "it" to is the topic.
+                if not self.topic_is_person and re.match(r"[A-Z][a-z]+s\s+[a-z]+(?:ed|s)?\s+(?:it|its)\b", text) \
+                        and not self._mentions_topic(text):
+                    text = re.sub(r"\b(it|its)\b", lambda m: lower if m.group(1) == "it" else _possessive(lower), text, count=1)
             text = self._person_inside(text)
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
