@@ -7,7 +7,9 @@ each is asked about as:
 
 - in place: the span replaced by a question phrase ("Vellmoor was founded by whom?"); Chinese
   asks every question this way ("维尔莫尔由谁创立？");
-- fronted: "Who was Vellmoor founded by?", "How many people does Tarnwick Instruments employ?";
+- fronted: "Who was Vellmoor founded by?", "How many people does Tarnwick Instruments employ?", and as a
+  reader asks, the question phrase with its preposition and the rest of the clause kept: "In which month
+  is Hemmel cake baked for the feast of Saint Ninnock?", "At which foundry was the Gannet built?";
 - a blank to fill: "Fill in the blank: Vellmoor was founded by ___."
 
 A span at the start of the fact is its subject, so asking for it asks the other way round ("What
