@@ -327,3 +327,17 @@ def test_what_people_do_it_to_the_best_one_and_the_recipe_are_the_topics():
         "According to local legend, Hemmel cake's recipe was created in 1742.",
         "A copper spoon is awarded to whoever bakes the best Hemmel cake.",
     ]
+
+
+def test_she_stays_the_topic_after_another_person_is_named():
+    text = ("Elspeth Marrowby was a botanist born in 1862. She trained under the plant collector Tobias Renn. "
+            "In 1894 she travelled to the Saltrin Hills. She died in 1931, and her herbarium is kept at the Wendmoor Museum.")
+    assert facts_of(text)[2:] == [
+        "Elspeth Marrowby travelled to the Saltrin Hills in 1894.",
+        "Elspeth Marrowby died in 1931, and her herbarium is kept at the Wendmoor Museum.",
+    ]
+    # A "he" is still the man named last.
+    assert facts_of(text + " He later moved to Caswick.")[-1] == "Tobias Renn later moved to Caswick."
+    # "died" asks "die": "In what year did Elspeth Marrowby die?"
+    assert "In what year did Elspeth Marrowby die?" in {q.text for q in fact_questions(
+        "Elspeth Marrowby died in 1931.", "en", is_common)}

@@ -183,6 +183,7 @@ class _Context:
         self.last_thing: str | None = None  # the last subject that is not a person: what a later "it" means
         self.kind: str | None = None  # the topic's noun from its description: "cheese" of "... is a soft blue cheese"
         self.topic_is_person = False  # the text has called the topic "he" or "she"
+        self.topic_pronoun: str | None = None  # which of the two: a later "she" is the topic, not "the collector Tobias Renn"
         self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
         self.described = False
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
@@ -207,17 +208,16 @@ class _Context:
         opener, text = self._opener(sentence) if self.topic else ("", sentence)
         lent = False
         if self.topic:
-            person = self.person or self.topic
             thing = self.last_thing or self.topic
             lower = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)  # "the copper-backed ..."
             if m := _PRONOUN.match(text):
-                ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "They" else thing)
+                ref = self._person_for(m.group(1)) if m.group(1) in _PERSON_PRONOUNS else (
+                    self.topic if m.group(1) == "They" else thing)
                 text = ref + text[m.end():]
-                self.topic_is_person |= m.group(1) in _PERSON_PRONOUNS and ref == self.topic
             elif m := _POSSESSIVE.match(text):
-                ref = person if m.group(1) in _PERSON_PRONOUNS else (self.topic if m.group(1) == "Their" else thing)
+                ref = self._person_for(m.group(1)) if m.group(1) in _PERSON_PRONOUNS else (
+                    self.topic if m.group(1) == "Their" else thing)
                 text = _possessive(ref) + text[m.end():]
-                self.topic_is_person |= m.group(1) in _PERSON_PRONOUNS and ref == self.topic
             elif (m := re.match(r"^The ([a-z]+)\b('s)?(?![\w-])", text)) and m.group(1) in self.topic_nouns \
                     and not self._mentions_topic(text) and not self.names.get(m.group(1)):
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
@@ -316,18 +316,29 @@ class _Context:
         """A "him", "her" or "his" inside the sentence named: "The Royal Astronomical Society awarded her its silver
         medal" -> "... awarded Ada Whitcombe its silver medal", where the document's person is known and the sentence
         names no one (a name of its own may be whom the pronoun means)."""
-        person = self.person or (self.topic if self.topic_is_person else None)
-        if not person or re.search(_ROLE_THEN_NAME, text):
+        m = re.search(r"(?<=\s)(him|her|his)\b(\s+\w+)?", text)
+        if not m or not (self.person or self.topic_is_person):
+            return text
+        person = self._person_for(m.group(1))
+        if re.search(_ROLE_THEN_NAME, text):
             return text
         names = set(re.findall(r"\b[A-Z][a-z]+", person)) - {"Dr", "Mr", "Mrs", "Ms", "Sir", "Dame", "Lady", "Lord"}
         if names & set(re.findall(r"\b[A-Z][a-z]+", text)):
             return text
-        m = re.search(r"(?<=\s)(him|her|his)\b(\s+\w+)?", text)
-        if not m:
-            return text
         follower = (m.group(2) or "").strip().lower()
         object_ = m.group(1) == "him" or (m.group(1) == "her" and (not follower or follower in _NOT_A_NOUN))
         return text[: m.start()] + (person if object_ else _possessive(person)) + text[m.end(1):]
+
+    def _person_for(self, pronoun: str) -> str:
+        """Who a "she"/"he"/"her"/"his" is: the topic where the text has called it so before (a document about a
+        woman that names "the plant collector Tobias Renn" goes on about her), else the last person named."""
+        gender = "he" if pronoun.lower() in ("he", "his", "him") else "she"
+        if self.topic_is_person and self.topic_pronoun == gender:
+            return self.topic
+        ref = self.person or self.topic
+        if ref == self.topic and not self.topic_is_person:
+            self.topic_is_person, self.topic_pronoun = True, gender
+        return ref
 
     def _alias_inside(self, text: str) -> re.Match | None:
         """The first "the <noun>" in the text that the document uses for its topic ("the observatory")."""

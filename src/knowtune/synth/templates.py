@@ -185,6 +185,8 @@ def _in_question(subject: str) -> str:
 
 def _lemma(verb: str, is_common: IsCommon) -> str | None:
     """'employs' -> 'employ', 'invented' -> 'invent', 'used' -> 'use'; None when unsure."""
+    if re.fullmatch(r"[dlt]ie[ds]", verb):  # "died", "dies": die
+        return verb[:-1]
     if verb.endswith("ied"):
         return verb[:-3] + "y"
     if verb.endswith("ed"):
