@@ -158,6 +158,11 @@ def _possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
 
+def _it_is(text: str, thing: str) -> str:
+    """The text's first "it" or "its" as `thing`: "Enthusiasts rescued it" -> "Enthusiasts rescued the Gannet"."""
+    return re.sub(r"\b(it|its)\b", lambda m: thing if m.group(1) == "it" else _possessive(thing), text, count=1)
+
+
 def capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -182,8 +187,8 @@ class _Context:
         self.aliases: list[str] = []
         self.last_thing: str | None = None  # the last subject that is not a person: what a later "it" means
         self.kind: str | None = None  # the topic's noun from its description: "cheese" of "... is a soft blue cheese"
-        self.topic_is_person = False  # the text has called the topic "he" or "she"
-        self.topic_pronoun: str | None = None  # which of the two: a later "she" is the topic, not "the collector Tobias Renn"
+        # "he" or "she" where the text has called the topic so: a later "she" is the topic, not "the collector Tobias Renn"
+        self.topic_pronoun: str | None = None
         self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
         self.described = False
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
@@ -251,12 +256,12 @@ class _Context:
                 # "Enthusiasts rescued it in 1968": what people do "it" to is the topic.
                 if not self.topic_is_person and re.match(r"[A-Z][a-z]+s\s+[a-z]+(?:ed|s)?\s+(?:it|its)\b", text) \
                         and not self._mentions_topic(text):
-                    text = re.sub(r"\b(it|its)\b", lambda m: lower if m.group(1) == "it" else _possessive(lower), text, count=1)
+                    text = _it_is(text, lower)
             text = self._person_inside(text)
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
                 # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
-                text = re.sub(r"\b(it|its)\b", lambda m: lower if m.group(1) == "it" else _possessive(lower), text, count=1)
+                text = _it_is(text, lower)
             named = subject and len(re.findall(r"\b[A-Z][\w'’]*", subject)) >= 2  # "Odrin Kestavel", "The Vellmoor bell"
             if not named and not self._mentions_topic(text):
                 # "The current conductor is ..." is the topic's: "The Brannock Valley Choir's current conductor is ..."
@@ -333,12 +338,17 @@ class _Context:
         """Who a "she"/"he"/"her"/"his" is: the topic where the text has called it so before (a document about a
         woman that names "the plant collector Tobias Renn" goes on about her), else the last person named."""
         gender = "he" if pronoun.lower() in ("he", "his", "him") else "she"
-        if self.topic_is_person and self.topic_pronoun == gender:
+        if self.topic_pronoun == gender:
             return self.topic
         ref = self.person or self.topic
         if ref == self.topic and not self.topic_is_person:
-            self.topic_is_person, self.topic_pronoun = True, gender
+            self.topic_pronoun = gender
         return ref
+
+    @property
+    def topic_is_person(self) -> bool:
+        """The text has called the topic "he" or "she"."""
+        return self.topic_pronoun is not None
 
     def _alias_inside(self, text: str) -> re.Match | None:
         """The first "the <noun>" in the text that the document uses for its topic ("the observatory")."""
