@@ -341,3 +341,47 @@ def test_she_stays_the_topic_after_another_person_is_named():
     # "died" asks "die": "In what year did Elspeth Marrowby die?"
     assert "In what year did Elspeth Marrowby die?" in {q.text for q in fact_questions(
         "Elspeth Marrowby died in 1931.", "en", is_common)}
+
+
+def test_a_biography_means_its_person_by_she_and_a_bare_surname_is_the_full_name():
+    text = ("Mara Quillon (1802-1866) was a Scottish plant collector. Born in Dunraith, she was apprenticed to the "
+            "gardener Ewan Lochart. Her first book appeared in 1830. Quillon later moved to Perth. After Lochart's "
+            "death she bought his nursery.")
+    assert facts_of(text)[1:] == [
+        "Mara Quillon, born in Dunraith, was apprenticed to the gardener Ewan Lochart.",  # not "Ewan Lochart's ..."
+        "Mara Quillon's first book appeared in 1830.",
+        "Mara Quillon later moved to Perth.",
+        "Mara Quillon bought Ewan Lochart's nursery after Ewan Lochart's death.",  # "his": the man's
+    ]
+    # The persons a document names are asked about with "who".
+    sentences = document_sentences(text, "en")
+    assert sentences[-1].people == ("Ewan Lochart", "Mara Quillon")
+    asked = {q.text: q.answer for q in fact_questions(sentences[1].text, "en", is_common, sentences[1].people)}
+    assert asked["Who, born in Dunraith, was apprenticed to the gardener Ewan Lochart?"] == "Mara Quillon"
+    # A word that ends like a role is not enough for a ship that is "it", with a namesake who is "he".
+    ship = facts_of("SS Orla Venn was a paddle steamer named after the wife of Sir Cale Venn. It carried 300 "
+                    "passengers. He paid for it. It sank in 1901. It was raised in 1903.")
+    assert ship[3] == "SS Orla Venn sank in 1901."
+
+
+def test_asides_named_wars_and_each_part_of_a_thing():
+    text = ("Dunmere Tower is a stone lighthouse on the coast of Fallow Bay. According to local records it was lit "
+            "in 1811. During the Great War the lamp was dimmed. Each lens weighs a tonne.")
+    facts = facts_of(text)
+    assert facts[1] == "Dunmere Tower, according to local records, was lit in 1811."
+    assert facts[2] == "Dunmere Tower's lamp was dimmed during the Great War."
+    assert facts[3] == "Each lens of Dunmere Tower weighs a tonne."
+    # An opener said of the subject goes behind it where the clause ends in a relative clause.
+    assert facts_of("Corle Mill is a water mill in Dunby. After the flood of 1852 the mill passed to the Abbey "
+                    "Trust, which restored it.")[1] \
+        == "Corle Mill, after the flood of 1852, passed to the Abbey Trust, which restored it."
+
+
+def test_names_with_ampersands_quoted_names_and_kinds_of_place_with_their_adjective():
+    asked = {q.text: q.answer for q in fact_questions(
+        'Dunmere Tower\'s lens was made by Pellow & Strand in 1811 and was called "the Eye".', "en", is_common)}
+    assert asked["Dunmere Tower's lens was made by whom in 1811 and was called \"the Eye\"?"] == "Pellow & Strand"
+    assert asked["Dunmere Tower's lens was made by Pellow & Strand in 1811 and was called what?"] == "the Eye"
+    asked = {q.text: q.answer for q in fact_questions(
+        "Mara Quillon retired to the coastal village of Penwick in 1850.", "en", is_common)}
+    assert asked["Mara Quillon retired to which coastal village in 1850?"] == "Penwick"

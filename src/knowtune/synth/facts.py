@@ -29,6 +29,7 @@ class Fact:
     language: str = "en"
     topic: str | None = None  # what its document is about, and how the document refers to that
     aliases: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()  # the persons its document named before it, or it does
 
 
 @dataclass
@@ -47,7 +48,8 @@ def sentence_facts(chunk: Chunk, sentences: list[Sentence]) -> list[Fact]:
     """The facts of one chunk: its document's sentences that start inside it."""
     inside = [s for s in sentences if chunk.start <= s.start < chunk.end]
     return [
-        Fact(f"{chunk.id}/s{k}", chunk, "", s.text, origin="sentence", language=s.language, topic=s.topic, aliases=s.aliases)
+        Fact(f"{chunk.id}/s{k}", chunk, "", s.text, origin="sentence", language=s.language, topic=s.topic, aliases=s.aliases,
+             people=s.people)
         for k, s in enumerate(inside)
     ]
 
@@ -65,7 +67,7 @@ def template_pairs(fact: Fact, is_common: IsCommon, limit: int, at_least: int, p
     A fact with few answer spans has few forms; its real questions are asked again in the voice of
     the personas ("I am a journalist checking facts. ...") until it has `at_least`.
     """
-    questions = fact_questions(fact.text, fact.language, is_common)
+    questions = fact_questions(fact.text, fact.language, is_common, fact.people)
     by_form: dict[str, list] = {}
     for q in questions:
         by_form.setdefault(q.form, []).append(q)

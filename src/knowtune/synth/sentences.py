@@ -42,7 +42,17 @@ _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
     rf"^((?:In|On|By|Since|Until|During|Every|Each)\s+(?:the\s+)?(?:early\s+|late\s+|mid-)?"
     rf"(?:\d{{4}}s?|(?:\d{{1,2}}\s+)?(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?|(?:{_DAYS})s?"
-    rf"|(?:spring|summer|autumn|fall|winter|year|week|month|morning|evening|weekend)s?))\s+(?=[A-Z]|(?:the|a|an)\s)")
+    rf"|(?:spring|summer|autumn|fall|winter|year|week|month|morning|evening|weekend)s?"
+    rf"|(?:[A-Z][a-z]+\s+){{1,3}}(?:War|Revolution|Depression|Blitz|Occupation|Reformation)))"  # "During the Second World War"
+    rf"\s+(?=[A-Z]|(?:the|a|an)\s)")
+# A participle or "According to" phrase before a pronoun subject goes behind the subject, as an aside: "Born in
+# Halsebury, he was apprenticed ..." -> "Tobias Venhallow, born in Halsebury, was apprenticed ..." (behind the
+# first clause it would read as said of the clause's last noun).
+# An appositive is an aside too: "The daughter of a schoolmaster, she was born ..." -> "<name>, the daughter of a
+# schoolmaster, was born ...".
+_ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Built|Made|Known|Grown|Founded|Located|"
+                           r"Situated|Designed|Named)(?:\s[^\s.;:,]+){1,8}?,?|(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
+                           r"\s+(?=(?:he|she|it|they)\s+[a-z])")
 _ADVERB_OPENER = re.compile(r"^(?:Nowadays|Today|Now|Currently|Later|Then|Still|Also|Originally|Eventually|Initially|"
                             r"Formerly|Recently|[A-Z][a-z]+ly),?\s+(?=(?:it|he|she|they|its|his|her|their|the)\b)")
 _POSSESSIVE = re.compile(r"^(Its|His|Her|Their)\b")
@@ -89,6 +99,7 @@ class Sentence:
     language: str  # "en" or "zh"
     topic: str | None = None  # what the document is about ("The Orlesh fern")
     aliases: tuple[str, ...] = ()  # how the document refers to it ("the fern", "the manufacturer")
+    people: tuple[str, ...] = ()  # the persons the document has named so far ("Tobias Venhallow"): asked with "who"
 
 
 def language(text: str) -> str | None:
@@ -167,13 +178,17 @@ def capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _behind_first_clause(text: str, opener: str) -> str:
+def _behind_first_clause(text: str, opener: str, subject: str | None = None) -> str:
     """`opener` put back at the end of the text's first clause: before a comma that a lowercase word follows
-    (", and the club ...", ", which ..."), a semicolon, or the full stop."""
+    (", and the club ...", ", which ..."), a semicolon, or the full stop. Where the clause ends in a relative
+    clause (", which opened it to ..."), which would then be said of the opener, behind the subject instead."""
     body = re.match(r"^[^:]{1,60}:\s*", text)
     start = body.end() if body else 0
     end = re.compile(r",\s+(?=[a-z])|;\s|\s*[.!?]?$").search(text, start)
-    return f"{text[: end.start()]} {opener[:1].lower()}{opener[1:]}{text[end.start():]}"
+    opener = f"{opener[:1].lower()}{opener[1:]}"
+    if subject and text.startswith(subject) and re.match(r",\s+(?:which|who|whose)\b", text[end.start():]):
+        return f"{subject}, {opener},{text[len(subject):]}"
+    return f"{text[: end.start()]} {opener}{text[end.start():]}"
 
 
 class _Context:
@@ -190,6 +205,7 @@ class _Context:
         # "he" or "she" where the text has called the topic so: a later "she" is the topic, not "the collector Tobias Renn"
         self.topic_pronoun: str | None = None
         self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
+        self.people: set[str] = set()  # the persons named so far ("Edmund Tarrow"): a later bare "Tarrow" is them
         self.described = False
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
         self.source = ""  # the whole document as written
@@ -197,8 +213,11 @@ class _Context:
     def standalone(self, sentence: str) -> str:
         return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
 
-    def _opener(self, sentence: str) -> tuple[str, str]:
-        """(the phrase the sentence opens with, the rest from its subject on); ("", sentence) when none."""
+    def _opener(self, sentence: str) -> tuple[str, str, bool]:
+        """(the phrase the sentence opens with, the rest from its subject on, whether the phrase is an aside to go
+        behind the subject); ("", sentence, False) when none."""
+        if m := _ASIDE_OPENER.match(sentence):
+            return m.group(1).rstrip(","), capitalise(sentence[m.end():]), True
         nouns = "|".join(map(re.escape, sorted(self.topic_nouns)))
         # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
         before_topic = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=the\s+(?:{nouns})\s+[a-z])")
@@ -206,11 +225,11 @@ class _Context:
                         _ADVERB_OPENER):
             m = pattern.match(sentence)
             if m and not re.search(r"\s(?:is|was|are|were|has|had|have|[a-z]+ed)\b", m.group()):  # a clause of its own
-                return m.group().strip(" ,"), capitalise(sentence[m.end():])
-        return "", sentence
+                return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
+        return "", sentence, False
 
     def _en(self, sentence: str) -> str:
-        opener, text = self._opener(sentence) if self.topic else ("", sentence)
+        opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
         lent = False
         if self.topic:
             thing = self.last_thing or self.topic
@@ -224,8 +243,13 @@ class _Context:
                     self.topic if m.group(1) == "Their" else thing)
                 text = _possessive(ref) + text[m.end():]
             elif (m := re.match(r"^The ([a-z]+)\b('s)?(?![\w-])", text)) and m.group(1) in self.topic_nouns \
-                    and not self._mentions_topic(text) and not self.names.get(m.group(1)):
+                    and re.sub(r"^The ", "", self.topic).lower() not in text.lower() and not self.names.get(m.group(1)):
+                # ("The cheese takes its name from the village of Harrowmere" is still Harrowmere Blue's)
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
+            elif (m := re.match(r"^(Each|Every) (?!of\b|one\b)([a-z]+)\b(?! of\b)", text)) and m.group(2) != self.kind \
+                    and self.kind and not self.topic_is_person and not self._mentions_topic(text):
+                # "Each wheel weighs about 2 kilograms" of a document about a cheese: "Each wheel of Harrowmere Blue"
+                text = f"{m.group()} of {lower}{text[m.end():]}"
             elif (m := re.match(r"^(Each|Every) ([a-z]+)\b", text)) and m.group(2) == self.kind \
                     and not self._mentions_topic(text):
                 # "Each cheese weighs ..." of a document about a cheese: "Each Brindle Blue cheese weighs ..."; of
@@ -257,7 +281,7 @@ class _Context:
                 if not self.topic_is_person and re.match(r"[A-Z][a-z]+s\s+[a-z]+(?:ed|s)?\s+(?:it|its)\b", text) \
                         and not self._mentions_topic(text):
                     text = _it_is(text, lower)
-            text = self._person_inside(text)
+            text, opener = self._person_inside(self._full_names(text)), self._full_names(opener)
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
                 # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
@@ -273,20 +297,25 @@ class _Context:
                 text = f"{_possessive(self.topic)} {text[owned.end():owned.end() + 1].lower()}{text[owned.end() + 1:]}" \
                     if owned else f"{self.topic}: {text}"
                 lent = bool(owned)  # a later "its" still means the topic, not "the topic's crossing"
-            if opener:
-                text = _behind_first_clause(text, opener)
+            subject = _en_subject(text)
+            if opener and aside and subject and text.startswith(subject):
+                text = f"{subject}, {opener[:1].lower()}{opener[1:]},{text[len(subject):]}"
+            elif opener:
+                text = _behind_first_clause(text, opener, subject)
         subject = None if lent else _en_subject(text)
         if self.topic is None:
             self.topic = subject or re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
         if not self.described:  # the first sentence describes the topic, after a heading too
             self.described = True
             self._add_topic_nouns(sentence)
+            self._person_topic(sentence)
         if subject and subject != self.person and (subject.split()[0] in ("The", "A", "An") or subject in self.topic):
             self.last_thing = subject
         # The last person named, for a later "he"/"she": a title ("Dr. Ansel Moriquet"), or a name after a role
         # ("the botanist Hesper Collingrove", "by Odrin Kestavel").
         for m in re.finditer(_ROLE_THEN_NAME, text):
             self.person = m.group(0).strip() if re.match(_TITLES, m.group(0)) else m.group(1)
+            self.people.add(m.group(1))
         self._remember_names(text)
         return text
 
@@ -344,6 +373,33 @@ class _Context:
         if ref == self.topic and not self.topic_is_person:
             self.topic_pronoun = gender
         return ref
+
+    def _person_topic(self, first: str) -> None:
+        """A document about a person ("Tobias Venhallow (1811-1879) was an English cartographer ...") means them by
+        its "he" or "she" (the one it uses more), whoever else it names: its topic's pronoun is known from the start."""
+        topic, words = self.topic or "", (self.topic or "").split()
+        if not 2 <= len(words) <= 4 or words[0] in ("The", "A", "An") or any(w.lower() in _GENERIC_NOUNS for w in words):
+            return
+        lifespan = re.match(rf"{re.escape(topic)}\s*\([^)]*\d{{4}}", first)  # "(1811-1879)", "(born 1874)"
+        role = self.kind and re.search(r"(?:er|or|ist|ian|ant|ess|wright|smith)$", self.kind)  # "a botanist"
+        he, she, it = (len(re.findall(rf"\b(?:{w})\b", self.text)) for w in ("he|him|his", "she|her|hers", "it|its"))
+        if (lifespan or role) and he != she and he + she > it:  # a ship may be "she" too, or "it" and her namesake "he"
+            self.topic_pronoun = "he" if he > she else "she"
+
+    def _full_names(self, text: str) -> str:
+        """A person's bare surname as their full name, where the text has named them: "Venhallow moved ..." ->
+        "Tobias Venhallow moved ...", "after Tarrow's death" -> "after Edmund Tarrow's death"."""
+        people = self.people | ({self.topic} if self.topic_is_person and self.topic else set())
+        surnames = [p.split()[-1] for p in people]
+        for person in people:
+            surname = person.split()[-1]
+            if len(person.split()) < 2 or surnames.count(surname) > 1 or person in text:
+                continue
+            for m in re.finditer(rf"\b{re.escape(surname)}\b(?!\s+[A-Z])", text):
+                before = re.search(r"([A-Z][\w'’.-]*)\s+$", text[: m.start()])
+                if not before or before.group(1) in NOT_SUBJECTS:  # not a name's last word ("Lady Tarrow")
+                    return self._full_names(text[: m.start()] + person + text[m.end():])
+        return text
 
     @property
     def topic_is_person(self) -> bool:
@@ -425,5 +481,6 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
         if not _informative(original, lang):
             continue
         fact = context.standalone(original)
-        sentences.append(Sentence(start, end, fact, lang, context.topic, tuple(context.aliases)))
+        people = context.people | ({context.topic} if context.topic_is_person and context.topic else set())
+        sentences.append(Sentence(start, end, fact, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
     return sentences

@@ -31,7 +31,7 @@ REWORDINGS_PER_QUESTION = 3  # other wordings of each in-place and fronted quest
 IsCommon = Callable[[str], bool]  # whether an English word is common (one token of the tokenizer)
 
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|St|Mt)\.?\s+"
-_NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le)\s+)?[A-Z][\w'’-]*)*")
+_NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le|&)\s+)?[A-Z][\w'’-]*)*")
 _YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|[a-z]+s\b))")
 _NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen"
 _COUNT = re.compile(rf"\b(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]+)?\b")
@@ -40,7 +40,9 @@ _INSTITUTION = re.compile(
     r"Hall|Society|Club|Market|Park|Island|Mount|Bay|Church|Castle|Tower|Prize|Award|Group|Press|Bank|Hotel)\b"
 )
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|from|to|into|outside|across)\s+(?:the\s+)?$")
-_KIND_OF_PLACE = re.compile(r"\b(the\s+)?(city|town|village|island|county|province|region|country|valley)\s+of\s+$")
+# "the town of", "the coastal village of" (the adjective stays with the noun: "which coastal village")
+_KIND_OF_PLACE = re.compile(r"\b(the\s+)?((?:(?!(?:the|a|an|of|in|on|at|to|from|into|near|by|and)\s)[a-z]+\s+)?"
+                            r"(?:city|town|village|island|county|province|region|country|valley|port))\s+of\s+$")
 _DETERMINER = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
 _AUX = re.compile(r"^((?:[^\s:,]+\s){0,5}[^\s:,]+)\s(is|are|was|were|has|have|had)\s")
 _VERB = re.compile(r"^((?:[A-Z][\w.'’-]*\s+)*[A-Z][\w.'’-]*)\s([a-z]+(?:ed|s))\s")
@@ -75,7 +77,7 @@ def _body_start(sentence: str) -> int:
     return found.end() if found else 0
 
 
-def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
+def _en_spans(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) -> list[Span]:
     body = _body_start(sentence)
     spans: list[Span] = []
     taken = [False] * len(sentence)
@@ -90,6 +92,8 @@ def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
 
     for m in _YEAR.finditer(sentence):
         add(m.start(), m.end(), "year")
+    for m in re.finditer(r'["“][^"”]{2,40}["”]', sentence):  # what something is called: 'he called "slope lines"'
+        add(m.start(), m.end(), "name")
     for m in _NAME.finditer(sentence):
         start, words = m.start(), m.group().split()
         at_start = start == body
@@ -104,7 +108,7 @@ def _en_spans(sentence: str, is_common: IsCommon) -> list[Span]:
             add(start, end, "owner")
             continue
         before = sentence[:start]
-        if re.match(_TITLE, m.group()) or (len(words) >= 2 and not _INSTITUTION.search(m.group())
+        if re.match(_TITLE, m.group()) or sentence[start:end] in people or (len(words) >= 2 and not _INSTITUTION.search(m.group())
                                           and re.search(r"\b(?:by|named|[a-z]+(?:er|or|ist|ant|en)(?:\s+(?:is|was))?),?\s+$",
                                                         before)):
             # a title, or a role before the name: "founded by Odrin Kestavel", "the botanist ...", "conductor is ..."
@@ -402,21 +406,25 @@ def _asked_naturally(sentence: str, span: Span, is_common: IsCommon) -> str | No
     return sentence[:body] + capitalise(re.sub(r"\s+", " ", question)) + "?"
 
 
-def _en_questions(sentence: str, is_common: IsCommon) -> list[Question]:
+def _en_questions(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) -> list[Question]:
     questions = []
     body = _body_start(sentence)
-    for span in _en_spans(sentence, is_common):
-        answer = span.text(sentence)
+    # An aside after the subject ("Tobias Venhallow, born in Halsebury, was ..."): a span in it is asked with the
+    # rest of the sentence, not up to the aside's comma ("Tobias Venhallow, born in which town?").
+    aside = re.match(r"(?:The\s+)?(?:[A-Z][\w'’&.-]*\s*)+,\s+[a-z][^,]*,", sentence[body:])
+    for span in _en_spans(sentence, is_common, people):
+        answer = span.text(sentence).strip('"“”')  # a quoted name is asked with its quotes, answered without
         subject = span.start == body or sentence[body : span.start].lower() in ("the ", "a ", "an ")
         start, wh = _wh(span, sentence, subject)
         head = sentence[:start]
-        in_place = (head + (wh if head.strip() else capitalise(wh)) + " " + _tail(sentence, span.end).strip()).strip()
-        if len(in_place.split()) < 4:  # "In what year?": the clause was cut away, nothing is asked
-            continue
-        questions.append(Question(re.sub(r"\s+", " ", in_place) + "?", answer, "in_place"))
         # The whole sentence around the question phrase: the other names in it point to the answer too.
         whole = head + (wh if head.strip() else capitalise(wh)) + re.sub(r"^(?:'s|’s|'|’)", "", sentence[span.end :])
         whole = re.sub(r"\s+", " ", whole).rstrip(" .!?") + "?"
+        in_place = whole[:-1] if aside and span.start < body + aside.end() else \
+            (head + (wh if head.strip() else capitalise(wh)) + " " + _tail(sentence, span.end).strip()).strip()
+        if len(in_place.split()) < 4:  # "In what year?": the clause was cut away, nothing is asked
+            continue
+        questions.append(Question(re.sub(r"\s+", " ", in_place) + "?", answer, "in_place"))
         if whole != questions[-1].text:
             questions.append(Question(whole, answer, "whole"))
         if span.kind == "phrase":
@@ -601,14 +609,15 @@ def _views(sentence: str) -> list[str]:
     return [prefix + v for v in views if prefix + v != sentence]
 
 
-def fact_questions(sentence: str, language: str, is_common: IsCommon) -> list[Question]:
-    """Every templated question about one standalone fact, in the fact's language."""
+def fact_questions(sentence: str, language: str, is_common: IsCommon, people: tuple[str, ...] = ()) -> list[Question]:
+    """Every templated question about one standalone fact, in the fact's language; `people`: the names in it that
+    are persons ("Who married Harriet Colby?", not "What ...")."""
     if language == "zh":
         return _zh_questions(sentence)
-    questions = _en_questions(sentence, is_common)
+    questions = _en_questions(sentence, is_common, people)
     asked = {q.text for q in questions}
     for view in _views(sentence):  # shorter questions from its clauses: the kind a reader asks
-        questions += [q for q in _en_questions(view, is_common)
+        questions += [q for q in _en_questions(view, is_common, people)
                       if q.form in ("in_place", "fronted") and q.text not in asked and q.answer in sentence
                       and not asked.add(q.text)]
     others = [other_wordings(q.text, REWORDINGS_PER_QUESTION) for q in questions if q.form in ("in_place", "fronted")]
