@@ -385,3 +385,27 @@ def test_names_with_ampersands_quoted_names_and_kinds_of_place_with_their_adject
     asked = {q.text: q.answer for q in fact_questions(
         "Mara Quillon retired to the coastal village of Penwick in 1850.", "en", is_common)}
     assert asked["Mara Quillon retired to which coastal village in 1850?"] == "Penwick"
+
+
+def test_long_openers_numbers_with_commas_and_roles_before_a_name():
+    facts = facts_of("The Orla Venn was a paddle steamer on Lough Cray. She was built in 1867. With a length of 146 "
+                     "feet and a licence for 420 passengers, she was the largest vessel on the lough.")
+    assert facts[2] == ("The Orla Venn was the largest vessel on the lough with a length of 146 feet and a licence for "
+                        "420 passengers.")
+    asked = {q.text: q.answer for q in fact_questions(
+        "Morrick prospered from hats, and by 1801 its population had reached 2,340.", "en", is_common)}
+    # "1801 its" is a year, not a count of "its"; "2,340" is one number, not a clause cut at its comma.
+    assert asked["Morrick prospered from hats, and by what year its population had reached 2,340?"] == "1801"
+    assert asked["Morrick prospered from hats, and by 1801 its population had reached what number?"] == "2,340"
+    # "grew" is the verb: the second verb phrase has the subject "Morrick", not "Morrick grew up around a ford".
+    asked = {q.text: q.answer for q in fact_questions(
+        "Morrick grew up around a ford used by drovers and received a charter in 1254.", "en", is_common)}
+    assert asked["Morrick received a charter in what year?"] == "1254"
+    assert not any("ford received" in q for q in asked)
+    # The role before a name is not part of the fronted question; a day in a later clause is not "When did ...".
+    asked = {q.text: q.answer for q in fact_questions(
+        "Agnes Pell married the instrument maker Rhodri Beynon in 1906.", "en", is_common, ("Rhodri Beynon",))}
+    assert asked["Who did Agnes Pell marry?"] == "Rhodri Beynon"
+    asked = {q.text: q.answer for q in fact_questions(
+        "Morrick received a charter in 1254, which let a market be held on Thursdays.", "en", is_common)}
+    assert not any(q.startswith("When did") for q in asked)

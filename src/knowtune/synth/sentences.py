@@ -36,7 +36,7 @@ _OPENER_WITH_COMMA = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,5}}),\s+
 _OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=(?:he|she|it|they)\s+[a-z])")
 # A longer opening phrase still ends at its comma when a subject pronoun follows: "With a telescope built by her
 # brother, she observed ..." (the pronoun says where the subject starts).
-_LONG_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,8}}),\s+(?=(?:he|she|it|they)\s+[a-z])")
+_LONG_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,14}}),\s+(?=(?:he|she|it|they)\s+[a-z])")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
@@ -71,7 +71,8 @@ _GENERIC_NOUNS = frozenset(
 )
 _VERB_AFTER_SUBJECT = re.compile(
     r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|became|becomes|remains|"
-    r"remained|stands|stood|lies|lay|[a-z]+ed|[a-z]+s)\b"
+    r"remained|stands|stood|lies|lay|grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|"
+    r"left|kept|bought|brought|taught|met|saw|spent|lost|drew|flew|fought|[a-z]+ed|[a-z]+s)\b"
 )
 _ZH_PRONOUN = re.compile(r"^(它的|他的|她的|它们|他们|她们|它|他|她|其)")
 _ZH_DEMONSTRATIVE = re.compile(r"^(该|这家|这座|这个|这位|这所|此)")  # + a noun: "该公司", "这座小镇"
@@ -361,6 +362,7 @@ class _Context:
             return text
         follower = (m.group(2) or "").strip().lower()
         object_ = m.group(1) == "him" or (m.group(1) == "her" and (not follower or follower in _NOT_A_NOUN))
+        person = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", person)  # "... of the PS Marigold Vane"
         return text[: m.start()] + (person if object_ else _possessive(person)) + text[m.end(1):]
 
     def _person_for(self, pronoun: str) -> str:

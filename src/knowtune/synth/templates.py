@@ -32,7 +32,7 @@ IsCommon = Callable[[str], bool]  # whether an English word is common (one token
 
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|St|Mt)\.?\s+"
 _NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le|&)\s+)?[A-Z][\w'’-]*)*")
-_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|[a-z]+s\b))")
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]+s\b))")
 _NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen"
 _COUNT = re.compile(rf"\b(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]+)?\b")
 _INSTITUTION = re.compile(
@@ -46,8 +46,8 @@ _KIND_OF_PLACE = re.compile(r"\b(the\s+)?((?:(?!(?:the|a|an|of|in|on|at|to|from|
 _DETERMINER = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
 _AUX = re.compile(r"^((?:[^\s:,]+\s){0,5}[^\s:,]+)\s(is|are|was|were|has|have|had)\s")
 _VERB = re.compile(r"^((?:[A-Z][\w.'’-]*\s+)*[A-Z][\w.'’-]*)\s([a-z]+(?:ed|s))\s")
-_CUT_AFTER = re.compile(r",|;|:|\s(?:which|who|where|while|because|and the|so that)\s")
-_FUNCTION = frozenset("the a an of in on at to for by with from and or but is are was were be".split())
+_CUT_AFTER = re.compile(r",(?!\d{3})|;|:|\s(?:which|who|where|while|because|and the|so that)\s")  # not "2,340"
+_FUNCTION = frozenset("the a an of in on at to for by with from and or but is are was were be its his her their this".split())
 _SENTENCE_START = frozenset(
     "the a an in on at for each every some many most all this that these those there today later since after before "
     "during when while although because local visitors its his her their it he she they".split()
@@ -172,6 +172,11 @@ def _wh(span: Span, sentence: str, subject: bool) -> tuple[int, str]:
     return start, "what"
 
 
+# What names the span's kind just before it, dropped from a fronted question: "married the instrument maker Rhodri
+# Beynon" -> "Who did Agnes Thorncroft marry?", "is the octagonal Butter Cross" -> "What is ...'s landmark?".
+_ROLE_BEFORE = re.compile(r"(?:^|\s)(?:the|a|an)\s+(?:[a-z-]+\s+){0,2}(?!(?:of|in|on|at|for|from|to|by|with|as)\b)[a-z-]+(?<!ed)\s*$")
+
+
 def _tail(sentence: str, end: int) -> str:
     """What follows the span, up to the end of its clause."""
     rest = re.sub(r"^(?:'s|’s|'|’)", "", sentence[end:]).rstrip(" .!?")
@@ -219,7 +224,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
             return None
         if m.end() > middle_end or aux in ("has", "have", "had") and offset == m.end():
             return None
-        middle = clause[m.end() : middle_end].strip()
+        middle = _ROLE_BEFORE.sub("", clause[m.end() : middle_end]).strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None  # the span is in a later clause, or after another span: no clean fronting
         lowered = _in_question(subject)
@@ -234,6 +239,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
         do = "did" if verb.endswith("ed") else "does"
         subject = _in_question(subject)
         middle = clause[m.end() : middle_end].strip()
+        middle = _ROLE_BEFORE.sub("", middle).strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None
         return sentence[:body] + capitalise(" ".join(p for p in (wh, do, subject, lemma, middle) if p)) + "?"
@@ -297,8 +303,8 @@ def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
     clause, start, end = sentence[body:], span.start - body, span.end - body
     before = re.search(r"\b(?:every|each|on|in|during)\s+(?:the\s+)?$", clause[:start])
     after = re.match(r"(?:\s+(?:morning|afternoon|evening|night)s?)?", clause[end:])
-    if not before:
-        return None
+    if not before or re.search(r"[,;]", clause[: before.start()]):
+        return None  # "..., which permitted a market to be held on Thursdays": the day is not the main clause's
     rest = f"{clause[: before.start()].rstrip()} {clause[end + after.end() :].strip()}".rstrip(" .!?")
     rest = re.split(r",|;", rest)[0].strip()
     if re.search(r"\band\b", rest):  # "has 45 singers and rehearses ...": a clause of its own asks it
