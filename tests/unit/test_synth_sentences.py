@@ -409,3 +409,11 @@ def test_long_openers_numbers_with_commas_and_roles_before_a_name():
     asked = {q.text: q.answer for q in fact_questions(
         "Morrick received a charter in 1254, which let a market be held on Thursdays.", "en", is_common)}
     assert not any(q.startswith("When did") for q in asked)
+
+
+def test_an_activity_that_opens_a_sentence_is_the_topics():
+    facts = facts_of("Harrow Blue is a blue cheese made in Dellandshire. Production had nearly ceased by the 1930s, but "
+                     "the Harrow Guild, formed in 1952, revived the recipe.")
+    assert facts[1].startswith("Harrow Blue's production had nearly ceased by the 1930s, but the Harrow Guild")
+    asked = [q.text for q in fact_questions(facts[1], "en", is_common)]
+    assert not any("Blue's was formed" in q or "Whose was" in q for q in asked)  # the Guild was formed, not the cheese

@@ -89,6 +89,10 @@ _ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant))
 # What a thing has ("the population" of a document about a beetle is the beetle's).
 _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
                "recipe|designer|builder|architect|crew|origins")
+# A sentence that opens with what is done, no article, before its verb: "Production had nearly ceased ...",
+# "Construction began in 1850", "Attendance fell ...": of a document's topic, the topic's.
+_ACTIVITY = re.compile(r"^([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+(?=(?:had|has|was|were|is|began|fell|rose|grew|"
+                       r"peaked|ceased|stopped|resumed|continued|[a-z]+ed)\b)")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -129,7 +133,7 @@ def _informative(text: str, lang: str) -> bool:
 
 def _en_subject(sentence: str) -> str | None:
     """The noun phrase before the sentence's first verb ("The Vellmoor tide bell" of "... was cast in 1743")."""
-    name = re.match(rf"^(?:{_TITLES}\s+)?(?:[A-Z][\w'’-]+\s+)+?[A-Z][\w'’-]+(?=\s+[a-z])", sentence)
+    name = re.match(rf"^(?:{_TITLES}\s+)?(?:[A-Z][\w'’-]+\s+)+?[A-Z][\w'’-]+(?<!['’]s)(?<!['’])(?=\s+[a-z])", sentence)
     if name and name.group().split()[0] not in NOT_SUBJECTS and name.group().split()[0] not in ("The", "A", "An"):
         return name.group()  # a leading name is the subject, whatever verb follows ("Odrin Kestavel also built ...")
     found = _VERB_AFTER_SUBJECT.search(sentence)
@@ -247,6 +251,9 @@ class _Context:
                     and re.sub(r"^The ", "", self.topic).lower() not in text.lower() and not self.names.get(m.group(1)):
                 # ("The cheese takes its name from the village of Harrowmere" is still Harrowmere Blue's)
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
+            elif (m := _ACTIVITY.match(text)) and lower.lower().removeprefix("the ") not in text.lower():
+                # "Production had nearly ceased by the 1930s" of a cheese: the cheese's production
+                text = f"{_possessive(self.topic)} {m.group(1).lower()}{text[m.end(1):]}"
             elif (m := re.match(r"^(Each|Every) (?!of\b|one\b)([a-z]+)\b(?! of\b)", text)) and m.group(2) != self.kind \
                     and self.kind and not self.topic_is_person and not self._mentions_topic(text):
                 # "Each wheel weighs about 2 kilograms" of a document about a cheese: "Each wheel of Harrowmere Blue"

@@ -601,7 +601,8 @@ def _views(sentence: str) -> list[str]:
     # 1521 for ...": what the participle says of X (what X is), as a sentence.
     copula = re.match(rf"{re.escape(subject)}\s+(?:is|was)\s+(?:a|an|the)\s", clause) if subject else None
     found = _PARTICIPLE_CLAUSE.search(clause) or (copula and _PARTICIPLE_AFTER_NOUN.search(clause, copula.end()))
-    if subject and found and found.start() > len(subject):
+    if subject and found and found.start() > len(subject) \
+            and not re.search(r",\s+(?:but|and|while|whereas)\s", clause[: found.start()]):  # "..., but the Guild, formed in"
         phrase = found.group(1).rstrip(" .")
         state = found.group(1).split()[0] in _STATE_PARTICIPLES and not _YEAR.search(phrase)
         views.append(f"{subject} {'is' if state else 'was'} {phrase}.")
