@@ -419,5 +419,8 @@ def test_an_activity_that_opens_a_sentence_is_the_topics():
     facts = facts_of("Harrow Blue is a blue cheese made in Dellandshire. Production had nearly ceased by the 1930s, but "
                      "the Harrow Guild, formed in 1952, revived the recipe.")
     assert facts[1].startswith("Harrow Blue's production had nearly ceased by the 1930s, but the Harrow Guild")
+    # "the mill" of Kettle Fen Mill is the mill itself, before a past tense not in -ed too.
+    assert facts_of("Kettle Fen Mill is a tower windmill near Drove. During the First World War the mill ground feed "
+                    "for army horses.")[1] == "Kettle Fen Mill ground feed for army horses during the First World War."
     asked = [q.text for q in fact_questions(facts[1], "en", is_common)]
     assert not any("Blue's was formed" in q or "Whose was" in q for q in asked)  # the Guild was formed, not the cheese

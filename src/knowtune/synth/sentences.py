@@ -69,10 +69,12 @@ _GENERIC_NOUNS = frozenset(
     program programme system method process instrument material substance mineral breed variety game ferry boat ship
     train locomotive engine car bus aircraft tram reservoir canal tower hall hut dam""".split()
 )
+# Past tenses not in -ed, after a subject: "Morrick grew up ...", "the mill ground animal feed ...".
+_IRREGULAR_PAST = ("grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|left|kept|bought|"
+                   "brought|taught|met|saw|spent|lost|drew|flew|fought|ground|hung|sank|shut|struck|stood|became")
 _VERB_AFTER_SUBJECT = re.compile(
     r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|became|becomes|remains|"
-    r"remained|stands|stood|lies|lay|grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|"
-    r"left|kept|bought|brought|taught|met|saw|spent|lost|drew|flew|fought|[a-z]+ed|[a-z]+s)\b"
+    rf"remained|stands|stood|lies|lay|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b"
 )
 _ZH_PRONOUN = re.compile(r"^(它的|他的|她的|它们|他们|她们|它|他|她|其)")
 _ZH_DEMONSTRATIVE = re.compile(r"^(该|这家|这座|这个|这位|这所|此)")  # + a noun: "该公司", "这座小镇"
@@ -443,7 +445,8 @@ class _Context:
             # cheese called Brindle Blue is not a reference to it).
             if head.group(1).islower() or noun in _GENERIC_NOUNS or re.search(
                     rf"\bthe {noun}(?:['’,.;:!?]|\s+(?:is|was|are|were|has|had|have|can|could|will|would|in|of|on|at|for|"
-                    rf"to|and|by|with|from|often|also|still|now|never|always|only|[a-z]+ed|[a-z]+ly)\b)", self.text):
+                    rf"to|and|by|with|from|often|also|still|now|never|always|only|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+ly)\b)",
+                    self.text):
                 self.aliases.insert(0, f"the {noun}")
                 self.topic_nouns.add(noun)
         self.aliases = list(dict.fromkeys(self.aliases))
