@@ -33,12 +33,20 @@ class FakeServer:
                     server.log.append((n, fault, body["messages"], self.headers.get("Authorization")))
                     server.in_flight += 1
                     server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                self.counted = True
                 time.sleep(server.delay)
                 try:
                     self.answer(body, fault)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up on a slow reply
                     pass
                 finally:
+                    self.finish_request()
+
+            def finish_request(self):
+                """No longer in flight: before the reply is written (a client that has read it may send its next
+                request at once, before this thread would get back here)."""
+                if getattr(self, "counted", False):
+                    self.counted = False
                     with server.lock:
                         server.in_flight -= 1
 
@@ -51,6 +59,7 @@ class FakeServer:
                     self.close_connection = True
                     return None
                 if fault == "cut":  # the connection closes halfway through the reply
+                    self.finish_request()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", "400")
@@ -76,6 +85,7 @@ class FakeServer:
                 self.send(200, json.dumps(reply).encode())
 
             def send(self, status, payload, headers=None):
+                self.finish_request()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 for name, value in (headers or {}).items():
