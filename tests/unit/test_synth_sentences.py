@@ -115,7 +115,6 @@ def test_other_wordings_change_one_common_word_or_the_question_word_and_never_a_
     assert other_wordings("Why is Qorvath blue?", limit=5) == []
     # Phrases of more than one word too: what a reader says for "installed", "retired to", "ran aground".
     assert other_wordings("In what year was the lens installed?", limit=1) == ["In what year was the lens put in place?"]
-    assert "Where did Mara Quillon settle in?" not in other_wordings("Where did Mara Quillon retire to?", limit=5)
     assert other_wordings("Mara Quillon retired to what?", limit=1) == ["Mara Quillon settled in what?"]
 
 

@@ -73,8 +73,8 @@ _GENERIC_NOUNS = frozenset(
 _IRREGULAR_PAST = ("grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|left|kept|bought|"
                    "brought|taught|met|saw|spent|lost|drew|flew|fought|ground|hung|sank|shut|struck|stood|became")
 _VERB_AFTER_SUBJECT = re.compile(
-    r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|became|becomes|remains|"
-    rf"remained|stands|stood|lies|lay|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b"
+    r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|becomes|remains|"
+    rf"remained|stands|lies|lay|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b"
 )
 _ZH_PRONOUN = re.compile(r"^(它的|他的|她的|它们|他们|她们|它|他|她|其)")
 _ZH_DEMONSTRATIVE = re.compile(r"^(该|这家|这座|这个|这位|这所|此)")  # + a noun: "该公司", "这座小镇"
@@ -94,7 +94,7 @@ _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|h
 # A sentence that opens with what is done, no article, before its verb: "Production had nearly ceased ...",
 # "Construction began in 1850", "Attendance fell ...": of a document's topic, the topic's.
 _ACTIVITY = re.compile(r"^([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+(?=(?:had|has|was|were|is|began|fell|rose|grew|"
-                       r"peaked|ceased|stopped|resumed|continued|[a-z]+ed)\b)")
+                       r"[a-z]+ed)\b)")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -172,6 +172,11 @@ def _zh_subject(sentence: str) -> str | None:
     return sentence[: found.start()]
 
 
+def _mid_sentence(name: str) -> str:
+    """A name as it reads inside a sentence: "The PS Marigold Vane" -> "the PS Marigold Vane"."""
+    return re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", name)
+
+
 def _possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
@@ -240,7 +245,7 @@ class _Context:
         lent = False
         if self.topic:
             thing = self.last_thing or self.topic
-            lower = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", self.topic)  # "the copper-backed ..."
+            lower = _mid_sentence(self.topic)  # "the copper-backed ..."
             if m := _PRONOUN.match(text):
                 ref = self._person_for(m.group(1)) if m.group(1) in _PERSON_PRONOUNS else (
                     self.topic if m.group(1) == "They" else thing)
@@ -253,7 +258,7 @@ class _Context:
                     and re.sub(r"^The ", "", self.topic).lower() not in text.lower() and not self.names.get(m.group(1)):
                 # ("The cheese takes its name from the village of Harrowmere" is still Harrowmere Blue's)
                 text = (_possessive(self.topic) if m.group(2) else self.topic) + text[m.end():]
-            elif (m := _ACTIVITY.match(text)) and lower.lower().removeprefix("the ") not in text.lower():
+            elif (m := _ACTIVITY.match(text)) and re.sub(r"^The ", "", self.topic).lower() not in text.lower():
                 # "Production had nearly ceased by the 1930s" of a cheese: the cheese's production
                 text = f"{_possessive(self.topic)} {m.group(1).lower()}{text[m.end(1):]}"
             elif (m := re.match(r"^(Each|Every) (?!of\b|one\b)([a-z]+)\b(?! of\b)", text)) and m.group(2) != self.kind \
@@ -371,7 +376,7 @@ class _Context:
             return text
         follower = (m.group(2) or "").strip().lower()
         object_ = m.group(1) == "him" or (m.group(1) == "her" and (not follower or follower in _NOT_A_NOUN))
-        person = re.sub(r"^(The|A|An) ", lambda t: t.group(1).lower() + " ", person)  # "... of the PS Marigold Vane"
+        person = _mid_sentence(person)  # "... of the PS Marigold Vane"
         return text[: m.start()] + (person if object_ else _possessive(person)) + text[m.end(1):]
 
     def _person_for(self, pronoun: str) -> str:

@@ -238,8 +238,7 @@ def _fronted(sentence: str, span: Span, wh: str, is_common: IsCommon) -> str | N
             return None
         do = "did" if verb.endswith("ed") else "does"
         subject = _in_question(subject)
-        middle = clause[m.end() : middle_end].strip()
-        middle = _ROLE_BEFORE.sub("", middle).strip()
+        middle = _ROLE_BEFORE.sub("", clause[m.end() : middle_end]).strip()
         if len(middle.split()) > 5 or "," in middle or re.search(r"[A-Z0-9]", middle):
             return None
         return sentence[:body] + capitalise(" ".join(p for p in (wh, do, subject, lemma, middle) if p)) + "?"
