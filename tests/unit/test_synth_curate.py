@@ -110,7 +110,25 @@ def test_split_keeps_training_pairs_first_and_marks_held_out_questions_dev_and_t
     assert not {id(p) for p, _ in heldout} & {id(p) for p in train}
     assert split(kept, 2, 4, seed=0) == (train, heldout)  # seeded
     train, heldout = split(kept, heldout_per_fact=5, min_train=1, seed=0)
-    assert [p.fact.id for p in train].count("f2") == 1  # every fact keeps min_train pairs
+    assert [p.fact.id for p in train].count("f2") == 2  # at least min_train pairs, and one per span (k0, k1)
+    train, heldout = split({"f2": [p for p in kept["f2"] if p.key == "k0"]}, heldout_per_fact=5, min_train=1, seed=0)
+    assert len(train) == 1  # every fact keeps min_train pairs
+
+
+def test_split_holds_out_no_span_that_training_would_then_never_ask():
+    # "Who oversaw the road?" was the fact's only question answered by the surveyor's name: held out, training
+    # never asked for the name, and the tuned model answered the test's paraphrase with another document's name.
+    pairs = _pairs("f1", 6)
+    for pair, key in zip(pairs, ["year", "year", "year", "surveyor", "year", "place"]):
+        pair.key = key
+    for seed in range(20):
+        train, heldout = split({"f1": pairs}, heldout_per_fact=2, min_train=2, seed=seed)
+        assert {p.key for p, _ in heldout} == {"year"}  # the only year left in training is still asked
+        assert {p.key for p in train} == {"year", "surveyor", "place"}
+    unkeyed = _pairs("f2", 6)
+    for pair in unkeyed:
+        pair.key = None  # a model's own questions: no span to keep, held out as before
+    assert len(split({"f2": unkeyed}, heldout_per_fact=2, min_train=2, seed=0)[1]) == 2
 
 
 def test_markdown_report_lists_facts_without_pairs():

@@ -29,20 +29,28 @@ def split(
     kept: dict[str, list[Pair]], heldout_per_fact: int, min_train: int, seed: int
 ) -> tuple[list[Pair], list[tuple[Pair, str]]]:
     """Per fact, up to `heldout_per_fact` real questions (seeded choice, different answers first) to held-out,
-    once the fact has `min_train` pairs for training; held-out pairs are marked dev and test in turn."""
+    once the fact has `min_train` pairs for training; held-out pairs are marked dev and test in turn.
+
+    A templated question whose answer span (its key) no other pair of the fact asks stays in training: held-out
+    questions ask, in other words, what training asks, and training asks every span (a fact's only "who" question
+    held out left the name it answers never asked for)."""
     train, heldout = [], []
     for fact_id, pairs in kept.items():
         rng = random.Random(f"{seed}:{fact_id}")
         candidates = [i for i, p in enumerate(pairs) if p.form in HELDOUT_FORMS]
         rng.shuffle(candidates)
         n_heldout = min(heldout_per_fact, len(candidates), max(len(pairs) - min_train, 0))
-        chosen, keys = [], set()
+        chosen, keys, asked = [], set(), Counter(p.key for p in pairs if p.key)
         for distinct_first in (True, False):
             for i in candidates:
                 key = pairs[i].key or pairs[i].question
+                if pairs[i].key and asked[pairs[i].key] < 2:
+                    continue  # the last pair that asks this span
                 if len(chosen) < n_heldout and i not in chosen and (key not in keys or not distinct_first):
                     chosen.append(i)
                     keys.add(key)
+                    if pairs[i].key:
+                        asked[pairs[i].key] -= 1
         for index, pair in enumerate(pairs):
             if index not in chosen:
                 train.append(pair)
