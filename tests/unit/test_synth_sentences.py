@@ -423,3 +423,33 @@ def test_an_activity_that_opens_a_sentence_is_the_topics():
                     "for army horses.")[1] == "Kettle Fen Mill ground feed for army horses during the First World War."
     asked = [q.text for q in fact_questions(facts[1], "en", is_common)]
     assert not any("Blue's was formed" in q or "Whose was" in q for q in asked)  # the Guild was formed, not the cheese
+
+
+def test_a_participle_after_a_time_and_a_long_birth_phrase_go_behind_the_person():
+    facts = facts_of("Maren Holt (1801-1870) was a weaver from Aldby. Born on 2 May 1801 in the harbour village of "
+                     "Sennen, she was sent at twelve to the mills of Carrow. In 1829, having saved for years, she opened "
+                     "her own loom shed, where she wove sailcloth.")
+    assert facts[1].startswith("Maren Holt, born on 2 May 1801 in the harbour village of Sennen, was sent at twelve")
+    # Was "Maren Holt's having saved for years in 1829, she opened ...": "Having" taken for an activity noun.
+    assert facts[2] == ("Maren Holt, having saved for years, opened her own loom shed in 1829, where she wove "
+                        "sailcloth.")
+
+
+def test_every_with_an_adjective_and_its_after_an_activity_are_the_topics():
+    facts = facts_of("The Carrow Guild was a craft guild in Carrow. Every young weaver had to serve seven years. "
+                     "Each loom is marked. Membership peaked in 1650. Its ledgers are kept in Carrow.")
+    assert facts[1] == "Every young weaver of the Carrow Guild had to serve seven years."  # was "Every young of ... weaver"
+    assert facts[2] == "Each loom of the Carrow Guild is marked."
+    assert facts[4] == "The Carrow Guild's ledgers are kept in Carrow."  # was "The Carrow Guild's membership's ledgers"
+
+
+def test_counts_keep_their_number_words_and_modifiers_and_in_a_year_is_a_year():
+    asked = {q.text: q.answer for q in fact_questions(
+        "The Holt road, with its twenty-three hairpin bends, was finished in 1841.", "en", is_common)}
+    assert "twenty-three hairpin bends" in asked.values()  # was "twenty-how many hairpin bends?" -> "three hairpin"
+    assert not any("twenty-how" in q for q in asked)
+    asked = {q.text: q.answer for q in fact_questions(
+        "The Holt guild counted 312 master weavers, and in 1612 monks of the Order of Saint Veyra built a hospice.",
+        "en", is_common)}
+    assert asked["The Holt guild counted how many master weavers?"] == "312 master weavers"
+    assert "1612" in asked.values() and "1612 monks" not in asked.values()  # the year monks built it, not a count

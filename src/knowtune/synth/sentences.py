@@ -50,8 +50,9 @@ _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalise
 # first clause it would read as said of the clause's last noun).
 # An appositive is an aside too: "The daughter of a schoolmaster, she was born ..." -> "<name>, the daughter of a
 # schoolmaster, was born ...".
+# "Having saved for a decade, she ..." is one too ("In 1889, having saved ..., she opened ...": behind the time).
 _ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Built|Made|Known|Grown|Founded|Located|"
-                           r"Situated|Designed|Named)(?:\s[^\s.;:,]+){1,8}?,?|(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
+                           r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:\s[^\s.;:,]+){1,12}?,?|(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
                            r"\s+(?=(?:he|she|it|they)\s+[a-z])")
 _ADVERB_OPENER = re.compile(r"^(?:Nowadays|Today|Now|Currently|Later|Then|Still|Also|Originally|Eventually|Initially|"
                             r"Formerly|Recently|[A-Z][a-z]+ly),?\s+(?=(?:it|he|she|they|its|his|her|their|the)\b)")
@@ -72,6 +73,8 @@ _GENERIC_NOUNS = frozenset(
 # Past tenses not in -ed, after a subject: "Morrick grew up ...", "the mill ground animal feed ...".
 _IRREGULAR_PAST = ("grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|left|kept|bought|"
                    "brought|taught|met|saw|spent|lost|drew|flew|fought|ground|hung|sank|shut|struck|stood|became")
+# A verb after "Every young weaver": its adjective is not the noun ("Every young weaver of <topic> had to ...").
+_EACH_VERB = rf"(?:had|has|was|were|is|are|must|may|can|could|would|will|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)"
 _VERB_AFTER_SUBJECT = re.compile(
     r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|becomes|remains|"
     rf"remained|stands|lies|lay|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b"
@@ -93,7 +96,7 @@ _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|h
                "recipe|designer|builder|architect|crew|origins")
 # A sentence that opens with what is done, no article, before its verb: "Production had nearly ceased ...",
 # "Construction began in 1850", "Attendance fell ...": of a document's topic, the topic's.
-_ACTIVITY = re.compile(r"^([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+(?=(?:had|has|was|were|is|began|fell|rose|grew|"
+_ACTIVITY = re.compile(r"^(?!Having\b|Being\b)([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+(?=(?:had|has|was|were|is|began|fell|rose|grew|"
                        r"[a-z]+ed)\b)")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
@@ -242,6 +245,9 @@ class _Context:
 
     def _en(self, sentence: str) -> str:
         opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
+        second = ""  # "In 1889, having saved for nearly a decade, she opened ...": an aside after the time
+        if opener and not aside and (m := _ASIDE_OPENER.match(text)):
+            second, text = m.group(1).rstrip(","), capitalise(text[m.end():])
         lent = False
         if self.topic:
             thing = self.last_thing or self.topic
@@ -261,7 +267,9 @@ class _Context:
             elif (m := _ACTIVITY.match(text)) and re.sub(r"^The ", "", self.topic).lower() not in text.lower():
                 # "Production had nearly ceased by the 1930s" of a cheese: the cheese's production
                 text = f"{_possessive(self.topic)} {m.group(1).lower()}{text[m.end(1):]}"
-            elif (m := re.match(r"^(Each|Every) (?!of\b|one\b)([a-z]+)\b(?! of\b)", text)) and m.group(2) != self.kind \
+                lent = True  # a later "its" is the topic's, not its production's
+            elif (m := re.match(rf"^(Each|Every) (?!of\b|one\b)(?:[a-z]+ (?=(?!{_EACH_VERB}\b)[a-z]+ {_EACH_VERB}\b))?"
+                                rf"([a-z]+)\b(?! of\b)", text)) and m.group(2) != self.kind \
                     and self.kind and not self.topic_is_person and not self._mentions_topic(text):
                 # "Each wheel weighs about 2 kilograms" of a document about a cheese: "Each wheel of Harrowmere Blue"
                 text = f"{m.group()} of {lower}{text[m.end():]}"
@@ -317,6 +325,8 @@ class _Context:
                 text = f"{subject}, {opener[:1].lower()}{opener[1:]},{text[len(subject):]}"
             elif opener:
                 text = _behind_first_clause(text, opener, subject)
+            if second and subject and text.startswith(subject):
+                text = f"{subject}, {second[:1].lower()}{second[1:]},{text[len(subject):]}"
         subject = None if lent else _en_subject(text)
         if self.topic is None:
             self.topic = subject or re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])

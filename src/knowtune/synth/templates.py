@@ -32,9 +32,14 @@ IsCommon = Callable[[str], bool]  # whether an English word is common (one token
 
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|St|Mt)\.?\s+"
 _NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le|&)\s+)?[A-Z][\w'’-]*)*")
-_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]+s\b))")
-_NUMBER_WORDS = "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen"
-_COUNT = re.compile(rf"\b(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]+)?\b")
+# A year, not a count ("1500 sheep"), unless "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
+_YEAR = re.compile(r"(?:(?<=\bin )|(?<=\bIn )|(?<=\bsince )|(?<=\buntil ))(?:1[0-9]{3}|20[0-9]{2})\b(?![\d,.-])"
+                   r"|\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]+s\b))")
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_NUMBER_WORDS = (f"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-(?:{_UNITS}))?|{_UNITS}|ten|eleven|"
+                 "twelve|hundred|dozen")  # "twenty-three" whole, not "twenty-how many"
+# A count and what it counts: "six chambers", "23 hairpin bends", "312 master weavers" (a modifier, then a plural).
+_COUNT = re.compile(rf"(?<![\w-])(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]*[^s\W]\s+[a-z]{{2,}}s\b|\s+[a-z][a-z-]+)?\b")
 _INSTITUTION = re.compile(
     r"\b(?:University|College|School|Institute|Company|Instruments|Inc|Ltd|Museum|Festival|River|Lake|Street|Bridge|"
     r"Hall|Society|Club|Market|Park|Island|Mount|Bay|Church|Castle|Tower|Prize|Award|Group|Press|Bank|Hotel)\b"
@@ -157,7 +162,7 @@ def _wh(span: Span, sentence: str, subject: bool) -> tuple[int, str]:
     if span.kind == "year":
         return start, "what year"
     if span.kind == "count":
-        noun = span.text(sentence).split()[-1]
+        noun = " ".join(span.text(sentence).split()[1:])
         return start, f"how many {noun}"
     if span.kind == "number":
         return start, "what number"
