@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from knowtune.synth.sentences import NOT_SUBJECTS, capitalise
+from knowtune.synth.sentences import _IRREGULAR_PAST, NOT_SUBJECTS, capitalise
 from knowtune.synth.wordings import other_wordings
 
 REWORDINGS_PER_QUESTION = 3  # other wordings of each in-place and fronted question
@@ -416,13 +416,35 @@ def _asked_naturally(sentence: str, span: Span, is_common: IsCommon) -> str | No
     return sentence[:body] + capitalise(re.sub(r"\s+", " ", question)) + "?"
 
 
+# An aside between the subject and its verb: "The pass road, with its 23 hairpin bends, was completed in 1841 ...".
+_SUBJECT_ASIDE = re.compile(r"((?:The\s+)?[A-Z][^,:;]{0,60}?),(\s+(?:with|born|having|who|which|whose|once|a|an|the|"
+                            r"[a-z]+ed|[a-z]+ing)\b[^,;]*),\s+"
+                            rf"(?=(?:is|was|are|were|has|had|have|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b)")
+
+
 def _en_questions(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) -> list[Question]:
+    """A span outside an aside after the subject is asked without the aside ("The pass road was completed in 1841
+    under the direction of which surveyor?"): shorter, as a reader asks, and the fronted forms find the verb."""
+    spans = _en_spans(sentence, is_common, people)
+    aside = _SUBJECT_ASIDE.match(sentence, _body_start(sentence))
+    if not aside:
+        return _en_questions_of(sentence, spans, is_common)
+    cut, end = aside.end(1), aside.end(2) + 1
+    inside = [span for span in spans if span.start < end and span.end > cut]
+    shift = end - cut
+    outside = [Span(span.start - shift, span.end - shift, span.kind) if span.start >= end else span
+               for span in spans if span not in inside]
+    return _en_questions_of(sentence, inside, is_common) + _en_questions_of(sentence[:cut] + sentence[end:], outside,
+                                                                             is_common)
+
+
+def _en_questions_of(sentence: str, spans: list[Span], is_common: IsCommon) -> list[Question]:
     questions = []
     body = _body_start(sentence)
     # An aside after the subject ("Tobias Venhallow, born in Halsebury, was ..."): a span in it is asked with the
     # rest of the sentence, not up to the aside's comma ("Tobias Venhallow, born in which town?").
     aside = re.match(r"(?:The\s+)?(?:[A-Z][\w'’&.-]*\s*)+,\s+[a-z][^,]*,", sentence[body:])
-    for span in _en_spans(sentence, is_common, people):
+    for span in spans:
         answer = span.text(sentence).strip('"“”')  # a quoted name is asked with its quotes, answered without
         subject = span.start == body or sentence[body : span.start].lower() in ("the ", "a ", "an ")
         start, wh = _wh(span, sentence, subject)
