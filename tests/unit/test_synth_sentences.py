@@ -469,3 +469,10 @@ def test_a_span_outside_an_aside_after_the_subject_is_asked_without_it():
     asked = [q.text for q in fact_questions("At the summit of Holt stands a granite obelisk, erected in 1850, which "
                                             "honours the builders.", "en", is_common)]
     assert not any("obelisk which honours" in q or "what which" in q for q in asked)
+
+
+def test_a_because_or_despite_phrase_goes_behind_the_clause():
+    facts = facts_of("The Holt Pass is a mountain pass in the Derrin Range. Because of heavy snowfall, the road is "
+                     "closed until May. Despite its height, the pass was used by traders.")
+    assert facts[1:] == ["The Holt Pass' road is closed until May because of heavy snowfall.",  # was "The Holt Pass: Because ..."
+                         "The Holt Pass was used by traders despite its height."]

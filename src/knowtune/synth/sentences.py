@@ -30,7 +30,8 @@ from knowtune.evaluate.qa_metrics import _is_cjk
 _PRONOUN = re.compile(r"^(It|He|She|They|(?:This|These)(?=\s+(?:is|was|are|were|has|have|had|[a-z]+ed)\b))\b(?!'s)")
 # An opening phrase before the subject, moved behind the first clause (`_Context.standalone`): "In 1954, staff at
 # ...", "Between 1998 and 2003 she led ...", "Every December the choir ...", "Today it is run by ...".
-_OPENING_WORD = r"(?:In|On|At|By|Between|After|Before|During|From|Since|Until|Over|For|With|Under|Within|Throughout|Every|Each)"
+_OPENING_WORD = (r"(?:In|On|At|By|Between|After|Before|During|From|Since|Until|Over|For|With|Under|Within|Throughout|Every|"
+                 r"Each|Because|Despite|Following|Unlike|Among|Beneath|Below|Above|Across|Along|Near|Through)")
 _OPENER_WITH_COMMA = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,5}}),\s+(?=\S)")  # up to six words
 # (Subject pronouns only: "With a telescope built by her brother, she ..." has "her" inside the opening phrase.)
 _OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=(?:he|she|it|they)\s+[a-z])")
