@@ -476,3 +476,13 @@ def test_a_because_or_despite_phrase_goes_behind_the_clause():
                      "closed until May. Despite its height, the pass was used by traders.")
     assert facts[1:] == ["The Holt Pass' road is closed until May because of heavy snowfall.",  # was "The Holt Pass: Because ..."
                          "The Holt Pass was used by traders despite its height."]
+
+
+def test_what_a_thing_is_made_of_is_asked():
+    asked = {q.text: q.answer for q in fact_questions(
+        "The Holt Guild built its hall of red sandstone on Shuttle Lane in 1503.", "en", is_common)}
+    assert asked["The Holt Guild built its hall of what material on Shuttle Lane in 1503?"] == "red sandstone"
+    asked = {q.text: q.answer for q in fact_questions(
+        "The Holt Guild regulated the weaving of linen and wool in Fennick.", "en", is_common)}
+    assert "linen and wool" in asked.values()
+    assert not any(a.startswith("the ") for a in asked.values())  # "of the town" is no material

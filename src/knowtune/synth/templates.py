@@ -40,6 +40,13 @@ _NUMBER_WORDS = (f"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-
                  "twelve|hundred|dozen")  # "twenty-three" whole, not "twenty-how many"
 # A count and what it counts: "six chambers", "23 hairpin bends", "312 master weavers" (a modifier, then a plural).
 _COUNT = re.compile(rf"(?<![\w-])(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]*[^s\W]\s+[a-z]{{2,}}s\b|\s+[a-z][a-z-]+)?\b")
+# What a thing is made of, after "of/in/from/with" ("built its hall of red sandstone"): asked "of what material".
+_MATERIALS = ("stone|sandstone|limestone|granite|basalt|marble|slate|flint|brick|timber|wood|oak|pine|elm|beech|cedar|"
+              "teak|walnut|iron|steel|copper|bronze|brass|gold|silver|tin|zinc|pewter|glass|clay|porcelain|stoneware|"
+              "earthenware|terracotta|concrete|plaster|linen|wool|silk|cotton|leather|felt|canvas|hemp|straw|reed|"
+              "ivory|bone|jade|amber|willow|bamboo|wax|cork")
+_MATERIAL = re.compile(rf"\b(?:of|in|from|with)\s+((?:(?!(?:the|a|an|its|their|his|her|this|that)\b)[a-z]+\s+)?"
+                       rf"(?:{_MATERIALS})(?:,?\s+(?:and|or)\s+(?:{_MATERIALS}))?)\b(?![\w-])")
 _INSTITUTION = re.compile(
     r"\b(?:University|College|School|Institute|Company|Instruments|Inc|Ltd|Museum|Festival|River|Lake|Street|Bridge|"
     r"Hall|Society|Club|Market|Park|Island|Mount|Bay|Church|Castle|Tower|Prize|Award|Group|Press|Bank|Hotel)\b"
@@ -63,7 +70,7 @@ _SENTENCE_START = frozenset(
 class Span:
     start: int
     end: int
-    kind: str  # person, place, name, owner, year, count, number, term, phrase; zh: 人, 地, 名, 年, 数, 词
+    kind: str  # person, place, name, owner, year, count, number, material, term, phrase; zh: 人, 地, 名, 年, 数, 词
 
     def text(self, sentence: str) -> str:
         return sentence[self.start : self.end]
@@ -129,6 +136,8 @@ def _en_spans(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) 
             add(m.start(), m.end(), "count")
         elif m.group(1)[0].isdigit() and sentence[m.end(1) : m.end(1) + 1] != "-":  # not "1.6-metre"
             add(m.start(1), m.end(1), "number")
+    for m in _MATERIAL.finditer(sentence):
+        add(m.start(1), m.end(1), "material")
     for m in re.finditer(r"\b[a-z]{5,}\b(?![-'’])", sentence):
         # A rare noun ("serpentil"); words that look like verb forms are left to the phrase fallback.
         plural_noun = m.group().endswith("s") and re.search(r"\b(?:of|the|many|several|\d+)\s+$", sentence[: m.start()])
@@ -166,6 +175,8 @@ def _wh(span: Span, sentence: str, subject: bool) -> tuple[int, str]:
         return start, f"how many {noun}"
     if span.kind == "number":
         return start, "what number"
+    if span.kind == "material":
+        return start, "what material"
     if kind_of_place := _KIND_OF_PLACE.search(before):
         return kind_of_place.start(), f"which {kind_of_place.group(2)}"
     if determiner := _DETERMINER.search(before):
