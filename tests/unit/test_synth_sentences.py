@@ -292,7 +292,9 @@ def test_adjectives_before_the_noun_are_not_the_kind_nor_a_clause_end():
 
 
 @pytest.mark.parametrize("fact, answer, expected", [
-    ("Hemmel cake is baked in the parish of Ardwhistle for the feast of Saint Ninnock on 3 March.", "March",
+    ("Hemmel cake is baked in the parish of Ardwhistle for the feast of Saint Ninnock on 3 March.", "3 March",
+     "When is Hemmel cake baked in the parish of Ardwhistle for the feast of Saint Ninnock?"),  # a date: "when"
+    ("Hemmel cake is baked in the parish of Ardwhistle for the feast of Saint Ninnock in March.", "March",
      "In which month is Hemmel cake baked in the parish of Ardwhistle for the feast of Saint Ninnock?"),
     ("Hemmel cake is baked in the parish of Ardwhistle for the feast of Saint Ninnock on 3 March.", "Ardwhistle",
      "In which parish is Hemmel cake baked for the feast of Saint Ninnock on 3 March?"),
@@ -352,6 +354,7 @@ def test_a_biography_means_its_person_by_she_and_a_bare_surname_is_the_full_name
             "death she bought his nursery.")
     assert facts_of(text)[1:] == [
         "Mara Quillon, born in Dunraith, was apprenticed to the gardener Ewan Lochart.",  # not "Ewan Lochart's ..."
+        "Mara Quillon was born in Dunraith.",  # the aside as a fact of its own
         "Mara Quillon's first book appeared in 1830.",
         "Mara Quillon later moved to Perth.",
         "Mara Quillon bought Ewan Lochart's nursery after Ewan Lochart's death.",  # "his": the man's
@@ -433,7 +436,7 @@ def test_a_participle_after_a_time_and_a_long_birth_phrase_go_behind_the_person(
                      "her own loom shed, where she wove sailcloth.")
     assert facts[1].startswith("Maren Holt, born on 2 May 1801 in the harbour village of Sennen, was sent at twelve")
     # Was "Maren Holt's having saved for years in 1829, she opened ...": "Having" taken for an activity noun.
-    assert facts[2] == ("Maren Holt, having saved for years, opened her own loom shed in 1829, where she wove "
+    assert facts[3] == ("Maren Holt, having saved for years, opened her own loom shed in 1829, where she wove "
                         "sailcloth.")
 
 
@@ -486,3 +489,15 @@ def test_what_a_thing_is_made_of_is_asked():
         "The Holt Guild regulated the weaving of linen and wool in Fennick.", "en", is_common)}
     assert "linen and wool" in asked.values()
     assert not any(a.startswith("the ") for a in asked.values())  # "of the town" is no material
+
+
+def test_an_aside_after_the_subject_is_a_fact_of_its_own_and_a_date_is_asked_when():
+    facts = facts_of("Maren Holt (1801-1870) was a weaver. Born on 2 May 1801 in the village of Sennen, she was sent "
+                     "to Carrow.")
+    assert facts[1:] == ["Maren Holt, born on 2 May 1801 in the village of Sennen, was sent to Carrow.",
+                         "Maren Holt was born on 2 May 1801 in the village of Sennen."]
+    assert facts_of("The Carrow Guild is a guild. The Carrow Guild's emblem, a golden shuttle on a blue field, is "
+                    "stamped on its cloth.")[-1] == "The Carrow Guild's emblem is a golden shuttle on a blue field."
+    asked = {q.text: q.answer for q in fact_questions(facts[2], "en", is_common)}
+    assert asked["When was Maren Holt born in the village of Sennen?"] == "2 May 1801"  # was "what number ... March"
+    assert "2" not in asked.values() and "May" not in asked.values()

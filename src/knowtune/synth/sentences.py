@@ -496,6 +496,24 @@ class _Context:
             self._add_topic_nouns(heading)
 
 
+# An aside between a subject and its verb, said of the subject: "Ilse Varnholm, born on 4 March 1862 in Skelvik, was
+# sent ..." also states "Ilse Varnholm was born on 4 March 1862 in Skelvik." (asked "Where was Ilse Varnholm born?").
+_ASIDE_OF_SUBJECT = re.compile(
+    r"^((?:The\s+)?[A-Z][^,:;()]{0,60}?),\s+((?:born|built|founded|made|designed|named|located|known|trained|educated|"
+    r"raised|established|completed|erected|cast|carved|written|published|a|an|the)\s[^,;]*?),\s+"
+    rf"(?=(?:is|was|are|were|has|had|have|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b)")
+
+
+def aside_fact(fact: str) -> str | None:
+    """The aside after a fact's subject as a fact of its own, or None."""
+    m = _ASIDE_OF_SUBJECT.match(fact)
+    if not m or _en_subject(m.group(1) + " was") != m.group(1):
+        return None
+    present = re.match(r"(?:is|has|(?!was\b)[a-z]+s)\b", fact[m.end():]) and not m.group(2).startswith("born")
+    verb = "is" if present else "was"  # the sentence's tense
+    return f"{m.group(1)} {verb} {m.group(2)}."
+
+
 def document_sentences(text: str, lang: str) -> list[Sentence]:
     """Every informative sentence of a document, standalone, in order; headings set the topic."""
     context = _Context(lang)
@@ -511,4 +529,6 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
         fact = context.standalone(original)
         people = context.people | ({context.topic} if context.topic_is_person and context.topic else set())
         sentences.append(Sentence(start, end, fact, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
+        if lang == "en" and (aside := aside_fact(fact)):
+            sentences.append(Sentence(start, end, aside, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
     return sentences

@@ -35,6 +35,8 @@ _NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|v
 # A year, not a count ("1500 sheep"), unless "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
 _YEAR = re.compile(r"(?:(?<=\bin )|(?<=\bIn )|(?<=\bsince )|(?<=\buntil ))(?:1[0-9]{3}|20[0-9]{2})\b(?![\d,.-])"
                    r"|\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]+s\b))")
+_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{_MONTH_NAMES})(?:,?\s+\d{{4}})?|(?:{_MONTH_NAMES})\s+\d{{1,2}}(?:,\s+\d{{4}})?)\b(?![\d-])")
 _UNITS = "one|two|three|four|five|six|seven|eight|nine"
 _NUMBER_WORDS = (f"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-(?:{_UNITS}))?|{_UNITS}|ten|eleven|"
                  "twelve|hundred|dozen")  # "twenty-three" whole, not "twenty-how many"
@@ -70,7 +72,7 @@ _SENTENCE_START = frozenset(
 class Span:
     start: int
     end: int
-    kind: str  # person, place, name, owner, year, count, number, material, term, phrase; zh: 人, 地, 名, 年, 数, 词
+    kind: str  # person, place, name, owner, date, year, count, number, material, term, phrase; zh: 人, 地, 名, 年, 数, 词
 
     def text(self, sentence: str) -> str:
         return sentence[self.start : self.end]
@@ -102,6 +104,8 @@ def _en_spans(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) 
             spans.append(Span(start, end, kind))
             taken[start:end] = [True] * (end - start)
 
+    for m in _DATE.finditer(sentence):  # "on 4 March 1862": one date, asked "When ...?"
+        add(m.start(), m.end(), "date")
     for m in _YEAR.finditer(sentence):
         add(m.start(), m.end(), "year")
     for m in re.finditer(r'["“][^"”]{2,40}["”]', sentence):  # what something is called: 'he called "slope lines"'
@@ -177,6 +181,8 @@ def _wh(span: Span, sentence: str, subject: bool) -> tuple[int, str]:
         return start, "what number"
     if span.kind == "material":
         return start, "what material"
+    if span.kind == "date":
+        return start, "what date"
     if kind_of_place := _KIND_OF_PLACE.search(before):
         return kind_of_place.start(), f"which {kind_of_place.group(2)}"
     if determiner := _DETERMINER.search(before):
@@ -312,7 +318,7 @@ _DAYS_MONTHS = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday
 def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
     """A day or month asked with "When", its time phrase taken out: "When does the choir rehearse in the chapel?"
     for "The choir rehearses every Thursday evening in the chapel", "When is the museum closed?"."""
-    if not _DAYS_MONTHS.fullmatch(span.text(sentence)):
+    if not _DAYS_MONTHS.fullmatch(span.text(sentence)) and span.kind != "date":
         return None
     body = _body_start(sentence)
     clause, start, end = sentence[body:], span.start - body, span.end - body
