@@ -353,6 +353,7 @@ def test_a_biography_means_its_person_by_she_and_a_bare_surname_is_the_full_name
             "gardener Ewan Lochart. Her first book appeared in 1830. Quillon later moved to Perth. After Lochart's "
             "death she bought his nursery.")
     assert facts_of(text)[1:] == [
+        "Mara Quillon was born in 1802 and died in 1866.",  # the lifespan as a fact of its own
         "Mara Quillon, born in Dunraith, was apprenticed to the gardener Ewan Lochart.",  # not "Ewan Lochart's ..."
         "Mara Quillon was born in Dunraith.",  # the aside as a fact of its own
         "Mara Quillon's first book appeared in 1830.",
@@ -362,7 +363,7 @@ def test_a_biography_means_its_person_by_she_and_a_bare_surname_is_the_full_name
     # The persons a document names are asked about with "who".
     sentences = document_sentences(text, "en")
     assert sentences[-1].people == ("Ewan Lochart", "Mara Quillon")
-    asked = {q.text: q.answer for q in fact_questions(sentences[1].text, "en", is_common, sentences[1].people)}
+    asked = {q.text: q.answer for q in fact_questions(sentences[2].text, "en", is_common, sentences[2].people)}
     assert asked["Who was apprenticed to the gardener Ewan Lochart?"] == "Mara Quillon"  # the aside left out
     assert asked["Who was Mara Quillon apprenticed to?"] == "Ewan Lochart"
     assert asked["Mara Quillon, born in what, was apprenticed to the gardener Ewan Lochart?"] == "Dunraith"
@@ -434,9 +435,9 @@ def test_a_participle_after_a_time_and_a_long_birth_phrase_go_behind_the_person(
     facts = facts_of("Maren Holt (1801-1870) was a weaver from Aldby. Born on 2 May 1801 in the harbour village of "
                      "Sennen, she was sent at twelve to the mills of Carrow. In 1829, having saved for years, she opened "
                      "her own loom shed, where she wove sailcloth.")
-    assert facts[1].startswith("Maren Holt, born on 2 May 1801 in the harbour village of Sennen, was sent at twelve")
+    assert facts[2].startswith("Maren Holt, born on 2 May 1801 in the harbour village of Sennen, was sent at twelve")
     # Was "Maren Holt's having saved for years in 1829, she opened ...": "Having" taken for an activity noun.
-    assert facts[3] == ("Maren Holt, having saved for years, opened her own loom shed in 1829, where she wove "
+    assert facts[4] == ("Maren Holt, having saved for years, opened her own loom shed in 1829, where she wove "
                         "sailcloth.")
 
 
@@ -494,10 +495,23 @@ def test_what_a_thing_is_made_of_is_asked():
 def test_an_aside_after_the_subject_is_a_fact_of_its_own_and_a_date_is_asked_when():
     facts = facts_of("Maren Holt (1801-1870) was a weaver. Born on 2 May 1801 in the village of Sennen, she was sent "
                      "to Carrow.")
-    assert facts[1:] == ["Maren Holt, born on 2 May 1801 in the village of Sennen, was sent to Carrow.",
+    assert facts[2:] == ["Maren Holt, born on 2 May 1801 in the village of Sennen, was sent to Carrow.",
                          "Maren Holt was born on 2 May 1801 in the village of Sennen."]
     assert facts_of("The Carrow Guild is a guild. The Carrow Guild's emblem, a golden shuttle on a blue field, is "
                     "stamped on its cloth.")[-1] == "The Carrow Guild's emblem is a golden shuttle on a blue field."
-    asked = {q.text: q.answer for q in fact_questions(facts[2], "en", is_common)}
+    asked = {q.text: q.answer for q in fact_questions(facts[3], "en", is_common)}
     assert asked["When was Maren Holt born in the village of Sennen?"] == "2 May 1801"  # was "what number ... March"
     assert "2" not in asked.values() and "May" not in asked.values()
+
+
+def test_an_opener_with_an_adjective_a_lifespan_and_its_after_an_abstract_noun():
+    facts = facts_of("The Carrow Guild was a craft guild. With the spread of mechanised mills, its influence declined. "
+                     "Its ledgers are kept in Carrow.")
+    # "mechanised" is no verb: the phrase is an opener (was "The Carrow Guild: With the spread of ...").
+    assert facts[1] == "The Carrow Guild's influence declined with the spread of mechanised mills."
+    assert facts[2] == "The Carrow Guild's ledgers are kept in Carrow."  # was "The Carrow Guild's influence's ledgers"
+    sentences = document_sentences("Maren Holt (1801–1870) was a weaver from Sennen. She wove sailcloth.", "en")
+    assert [s.text for s in sentences][:2] == ["Maren Holt (1801–1870) was a weaver from Sennen.",
+                                               "Maren Holt was born in 1801 and died in 1870."]
+    asked = [q.text for q in fact_questions(sentences[0].text, "en", is_common, sentences[-1].people)]
+    assert "Who was a weaver from Sennen?" in asked and not any("(" in q for q in asked)

@@ -55,6 +55,10 @@ _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalise
 _ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Built|Made|Known|Grown|Founded|Located|"
                            r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:\s[^\s.;:,]+){1,12}?,?|(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
                            r"\s+(?=(?:he|she|it|they)\s+[a-z])")
+# A verb in an opening phrase makes it a clause; an -ed word after "of", "the" ... is an adjective ("With the spread
+# of mechanised mills, its influence declined").
+_CLAUSE = re.compile(r"\s(?:is|was|are|were|has|had|have)\b|(?<!\bof)(?<!\bthe)(?<!\ba)(?<!\ban)(?<!\bits)(?<!\btheir)"
+                     r"(?<!\bwith)(?<!\bby)(?<!\band)\s[a-z]+ed\b")
 _ADVERB_OPENER = re.compile(r"^(?:Nowadays|Today|Now|Currently|Later|Then|Still|Also|Originally|Eventually|Initially|"
                             r"Formerly|Recently|[A-Z][a-z]+ly),?\s+(?=(?:it|he|she|they|its|his|her|their|the)\b)")
 _POSSESSIVE = re.compile(r"^(Its|His|Her|Their)\b")
@@ -240,7 +244,7 @@ class _Context:
         for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA, _LONG_OPENER_THEN_PRONOUN,
                         _ADVERB_OPENER):
             m = pattern.match(sentence)
-            if m and not re.search(r"\s(?:is|was|are|were|has|had|have|[a-z]+ed)\b", m.group()):  # a clause of its own
+            if m and not _CLAUSE.search(m.group()):  # "After the mill closed, ...": a clause of its own
                 return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
         return "", sentence, False
 
@@ -335,7 +339,12 @@ class _Context:
             self.described = True
             self._add_topic_nouns(sentence)
             self._person_topic(sentence)
-        if subject and subject != self.person and (subject.split()[0] in ("The", "A", "An") or subject in self.topic):
+        # "The guild's influence declined ...; Its ledgers ...": an abstract thing of the topic's is not what a later
+        # "its" means ("The observatory's telescope ... It has a 40 cm lens" is the telescope).
+        abstract = self.topic and subject and re.fullmatch(
+            rf"{re.escape(_possessive(self.topic))}\s+(?:{_RELATIONAL}|[a-z]+(?:ence|ance|ship|tion|ment|ity))", subject)
+        if subject and subject != self.person and not abstract and (
+                subject.split()[0] in ("The", "A", "An") or subject in self.topic):
             self.last_thing = subject
         # The last person named, for a later "he"/"she": a title ("Dr. Ansel Moriquet"), or a name after a role
         # ("the botanist Hesper Collingrove", "by Odrin Kestavel").
@@ -505,7 +514,10 @@ _ASIDE_OF_SUBJECT = re.compile(
 
 
 def aside_fact(fact: str) -> str | None:
-    """The aside after a fact's subject as a fact of its own, or None."""
+    """The aside after a fact's subject as a fact of its own, or None; a person's lifespan too ("Ilse Varnholm
+    (1862–1931) was ..." -> "Ilse Varnholm was born in 1862 and died in 1931.")."""
+    if life := re.match(r"^([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+)\s+\((?:c\.\s*)?(\d{4})\s*[–-]\s*(?:c\.\s*)?(\d{4})\)", fact):
+        return f"{life.group(1)} was born in {life.group(2)} and died in {life.group(3)}."
     m = _ASIDE_OF_SUBJECT.match(fact)
     if not m or _en_subject(m.group(1) + " was") != m.group(1):
         return None

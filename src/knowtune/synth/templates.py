@@ -442,6 +442,7 @@ _SUBJECT_ASIDE = re.compile(r"((?:The\s+)?[A-Z][^,:;]{0,60}?),(\s+(?:with|born|h
 def _en_questions(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) -> list[Question]:
     """A span outside an aside after the subject is asked without the aside ("The pass road was completed in 1841
     under the direction of which surveyor?"): shorter, as a reader asks, and the fronted forms find the verb."""
+    sentence = re.sub(r"\s+\([^)]*\)", "", sentence)  # "Who (1862–1931) was a potter?": the brackets' own fact asks them
     spans = _en_spans(sentence, is_common, people)
     aside = _SUBJECT_ASIDE.match(sentence, _body_start(sentence))
     if not aside:
