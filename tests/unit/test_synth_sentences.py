@@ -340,6 +340,7 @@ def test_she_stays_the_topic_after_another_person_is_named():
     assert facts_of(text)[2:] == [
         "Elspeth Marrowby travelled to the Saltrin Hills in 1894.",
         "Elspeth Marrowby died in 1931, and her herbarium is kept at the Wendmoor Museum.",
+        "Elspeth Marrowby's herbarium is kept at the Wendmoor Museum.",  # the second clause on its own too
     ]
     # A "he" is still the man named last.
     assert facts_of(text + " He later moved to Caswick.")[-1] == "Tobias Renn later moved to Caswick."
@@ -515,3 +516,10 @@ def test_an_opener_with_an_adjective_a_lifespan_and_its_after_an_abstract_noun()
                                                "Maren Holt was born in 1801 and died in 1870."]
     asked = [q.text for q in fact_questions(sentences[0].text, "en", is_common, sentences[-1].people)]
     assert "Who was a weaver from Sennen?" in asked and not any("(" in q for q in asked)
+
+
+def test_a_second_clause_that_leans_on_the_first_is_a_fact_of_its_own():
+    facts = facts_of("The Carrow Guild was a craft guild. Its influence declined, and it was dissolved in 1836 under "
+                     "its last warden, Elias Crane. Traders used the road, and the building still stands.")
+    assert facts[2] == "The Carrow Guild was dissolved in 1836 under its last warden, Elias Crane."  # "it" resolved
+    assert len(facts) == 4  # "and the building ...": no pronoun or year to lean on, not split

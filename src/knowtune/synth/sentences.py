@@ -513,6 +513,11 @@ _ASIDE_OF_SUBJECT = re.compile(
     rf"(?=(?:is|was|are|were|has|had|have|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b)")
 
 
+# A second clause that leans on the first: "..., and it was formally dissolved in 1836", "..., and in 1612 monks of
+# the Order of Saint Veyra established a hospice ...": a fact of its own too, its "it" resolved like a sentence's.
+_SECOND_CLAUSE = re.compile(r",\s+(?:and|but)\s+((?:it|he|she|they|its|his|her|their)\s+[a-z]|(?:in|by|since)\s+\d{4}\s+[a-z])")
+
+
 def aside_fact(fact: str) -> str | None:
     """The aside after a fact's subject as a fact of its own, or None; a person's lifespan too ("Ilse Varnholm
     (1862–1931) was ..." -> "Ilse Varnholm was born in 1862 and died in 1931.")."""
@@ -543,4 +548,9 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
         sentences.append(Sentence(start, end, fact, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
         if lang == "en" and (aside := aside_fact(fact)):
             sentences.append(Sentence(start, end, aside, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
+        second = _SECOND_CLAUSE.search(original) if lang == "en" else None
+        if second and _VERB_AFTER_SUBJECT.search(original[second.start(1):]) and not re.search(r"[;:]", original[second.start(1):]):
+            clause = context.standalone(capitalise(original[second.start(1):]))
+            if len(clause.split()) >= 5 and clause not in fact:
+                sentences.append(Sentence(start, end, clause, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
     return sentences
