@@ -339,8 +339,8 @@ def test_she_stays_the_topic_after_another_person_is_named():
             "In 1894 she travelled to the Saltrin Hills. She died in 1931, and her herbarium is kept at the Wendmoor Museum.")
     assert facts_of(text)[2:] == [
         "Elspeth Marrowby travelled to the Saltrin Hills in 1894.",
-        "Elspeth Marrowby died in 1931, and her herbarium is kept at the Wendmoor Museum.",
-        "Elspeth Marrowby's herbarium is kept at the Wendmoor Museum.",  # the second clause on its own too
+        "Elspeth Marrowby died in 1931.",
+        "Elspeth Marrowby's herbarium is kept at the Wendmoor Museum.",  # the second clause a fact of its own
     ]
     # A "he" is still the man named last.
     assert facts_of(text + " He later moved to Caswick.")[-1] == "Tobias Renn later moved to Caswick."
@@ -355,7 +355,7 @@ def test_a_biography_means_its_person_by_she_and_a_bare_surname_is_the_full_name
             "death she bought his nursery.")
     assert facts_of(text)[1:] == [
         "Mara Quillon was born in 1802 and died in 1866.",  # the lifespan as a fact of its own
-        "Mara Quillon, born in Dunraith, was apprenticed to the gardener Ewan Lochart.",  # not "Ewan Lochart's ..."
+        "Mara Quillon was apprenticed to the gardener Ewan Lochart.",  # not "Ewan Lochart's ..."
         "Mara Quillon was born in Dunraith.",  # the aside as a fact of its own
         "Mara Quillon's first book appeared in 1830.",
         "Mara Quillon later moved to Perth.",
@@ -367,7 +367,8 @@ def test_a_biography_means_its_person_by_she_and_a_bare_surname_is_the_full_name
     asked = {q.text: q.answer for q in fact_questions(sentences[2].text, "en", is_common, sentences[2].people)}
     assert asked["Who was apprenticed to the gardener Ewan Lochart?"] == "Mara Quillon"  # the aside left out
     assert asked["Who was Mara Quillon apprenticed to?"] == "Ewan Lochart"
-    assert asked["Mara Quillon, born in what, was apprenticed to the gardener Ewan Lochart?"] == "Dunraith"
+    asked = {q.text: q.answer for q in fact_questions(sentences[3].text, "en", is_common, sentences[3].people)}
+    assert asked["Who was born in Dunraith?"] == "Mara Quillon"
     # A word that ends like a role is not enough for a ship that is "it", with a namesake who is "he".
     ship = facts_of("SS Orla Venn was a paddle steamer named after the wife of Sir Cale Venn. It carried 300 "
                     "passengers. He paid for it. It sank in 1901. It was raised in 1903.")
@@ -436,7 +437,8 @@ def test_a_participle_after_a_time_and_a_long_birth_phrase_go_behind_the_person(
     facts = facts_of("Maren Holt (1801-1870) was a weaver from Aldby. Born on 2 May 1801 in the harbour village of "
                      "Sennen, she was sent at twelve to the mills of Carrow. In 1829, having saved for years, she opened "
                      "her own loom shed, where she wove sailcloth.")
-    assert facts[2].startswith("Maren Holt, born on 2 May 1801 in the harbour village of Sennen, was sent at twelve")
+    assert facts[2:4] == ["Maren Holt was sent at twelve to the mills of Carrow.",
+                          "Maren Holt was born on 2 May 1801 in the harbour village of Sennen."]
     # Was "Maren Holt's having saved for years in 1829, she opened ...": "Having" taken for an activity noun.
     assert facts[4] == ("Maren Holt, having saved for years, opened her own loom shed in 1829, where she wove "
                         "sailcloth.")
@@ -496,7 +498,7 @@ def test_what_a_thing_is_made_of_is_asked():
 def test_an_aside_after_the_subject_is_a_fact_of_its_own_and_a_date_is_asked_when():
     facts = facts_of("Maren Holt (1801-1870) was a weaver. Born on 2 May 1801 in the village of Sennen, she was sent "
                      "to Carrow.")
-    assert facts[2:] == ["Maren Holt, born on 2 May 1801 in the village of Sennen, was sent to Carrow.",
+    assert facts[2:] == ["Maren Holt was sent to Carrow.",
                          "Maren Holt was born on 2 May 1801 in the village of Sennen."]
     assert facts_of("The Carrow Guild is a guild. The Carrow Guild's emblem, a golden shuttle on a blue field, is "
                     "stamped on its cloth.")[-1] == "The Carrow Guild's emblem is a golden shuttle on a blue field."
@@ -521,5 +523,6 @@ def test_an_opener_with_an_adjective_a_lifespan_and_its_after_an_abstract_noun()
 def test_a_second_clause_that_leans_on_the_first_is_a_fact_of_its_own():
     facts = facts_of("The Carrow Guild was a craft guild. Its influence declined, and it was dissolved in 1836 under "
                      "its last warden, Elias Crane. Traders used the road, and the building still stands.")
-    assert facts[2] == "The Carrow Guild was dissolved in 1836 under its last warden, Elias Crane."  # "it" resolved
+    assert facts[1:3] == ["The Carrow Guild's influence declined.",  # the first clause keeps the rest
+                          "The Carrow Guild was dissolved in 1836 under its last warden, Elias Crane."]  # "it" resolved
     assert len(facts) == 4  # "and the building ...": no pronoun or year to lean on, not split

@@ -545,12 +545,20 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
             continue
         fact = context.standalone(original)
         people = context.people | ({context.topic} if context.topic_is_person and context.topic else set())
-        sentences.append(Sentence(start, end, fact, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
+        # One fact per statement: the aside and a second clause are facts of their own, and the sentence's fact keeps
+        # the rest ("Ilse Varnholm was sent ..." and "Ilse Varnholm was born on ..."), so no two facts open alike.
+        extra = []
         if lang == "en" and (aside := aside_fact(fact)):
-            sentences.append(Sentence(start, end, aside, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
+            extra.append(aside)
+            if m := _ASIDE_OF_SUBJECT.match(fact):
+                fact = f"{m.group(1)} {fact[m.end():]}"
         second = _SECOND_CLAUSE.search(original) if lang == "en" else None
         if second and _VERB_AFTER_SUBJECT.search(original[second.start(1):]) and not re.search(r"[;:]", original[second.start(1):]):
             clause = context.standalone(capitalise(original[second.start(1):]))
             if len(clause.split()) >= 5 and clause not in fact:
-                sentences.append(Sentence(start, end, clause, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
+                extra.append(clause)
+                if (cut := _SECOND_CLAUSE.search(fact)) and len(fact[: cut.start()].split()) >= 4:
+                    fact = fact[: cut.start()] + "."
+        for text_ in [fact, *extra]:
+            sentences.append(Sentence(start, end, text_, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
     return sentences
