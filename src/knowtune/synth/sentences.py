@@ -53,7 +53,8 @@ _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalise
 # schoolmaster, was born ...".
 # "Having saved for a decade, she ..." is one too ("In 1889, having saved ..., she opened ...": behind the time).
 _ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Built|Made|Known|Grown|Founded|Located|"
-                           r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:\s[^\s.;:,]+){1,12}?,?|(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
+                           r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:\s[^\s.;:,]+){1,12}?,?|"
+                           r"(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
                            r"\s+(?=(?:he|she|it|they)\s+[a-z])")
 # A verb in an opening phrase makes it a clause; an -ed word after "of", "the" ... is an adjective ("With the spread
 # of mechanised mills, its influence declined").
@@ -101,8 +102,8 @@ _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|h
                "recipe|designer|builder|architect|crew|origins")
 # A sentence that opens with what is done, no article, before its verb: "Production had nearly ceased ...",
 # "Construction began in 1850", "Attendance fell ...": of a document's topic, the topic's.
-_ACTIVITY = re.compile(r"^(?!Having\b|Being\b)([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+(?=(?:had|has|was|were|is|began|fell|rose|grew|"
-                       r"[a-z]+ed)\b)")
+_ACTIVITY = re.compile(r"^(?!Having\b|Being\b)([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+"
+                       r"(?=(?:had|has|was|were|is|began|fell|rose|grew|[a-z]+ed)\b)")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -515,13 +516,15 @@ _ASIDE_OF_SUBJECT = re.compile(
 
 # A second clause that leans on the first: "..., and it was formally dissolved in 1836", "..., and in 1612 monks of
 # the Order of Saint Veyra established a hospice ...": a fact of its own too, its "it" resolved like a sentence's.
-_SECOND_CLAUSE = re.compile(r",\s+(?:and|but)\s+((?:it|he|she|they|its|his|her|their)\s+[a-z]|(?:in|by|since)\s+\d{4}\s+[a-z])")
+_SECOND_CLAUSE = re.compile(r",\s+(?:and|but)\s+((?:it|he|she|they|its|his|her|their)\s+[a-z]|"
+                            r"(?:in|by|since)\s+\d{4}\s+[a-z])")
 
 
 def aside_fact(fact: str) -> str | None:
     """The aside after a fact's subject as a fact of its own, or None; a person's lifespan too ("Ilse Varnholm
     (1862–1931) was ..." -> "Ilse Varnholm was born in 1862 and died in 1931.")."""
-    if life := re.match(r"^([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+)\s+\((?:c\.\s*)?(\d{4})\s*[–-]\s*(?:c\.\s*)?(\d{4})\)", fact):
+    life = re.match(r"^([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+)\s+\((?:c\.\s*)?(\d{4})\s*[–-]\s*(?:c\.\s*)?(\d{4})\)", fact)
+    if life:
         return f"{life.group(1)} was born in {life.group(2)} and died in {life.group(3)}."
     m = _ASIDE_OF_SUBJECT.match(fact)
     if not m or _en_subject(m.group(1) + " was") != m.group(1):
@@ -553,8 +556,9 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
             if m := _ASIDE_OF_SUBJECT.match(fact):
                 fact = f"{m.group(1)} {fact[m.end():]}"
         second = _SECOND_CLAUSE.search(original) if lang == "en" else None
-        if second and _VERB_AFTER_SUBJECT.search(original[second.start(1):]) and not re.search(r"[;:]", original[second.start(1):]):
-            clause = context.standalone(capitalise(original[second.start(1):]))
+        rest = original[second.start(1):] if second else ""
+        if rest and _VERB_AFTER_SUBJECT.search(rest) and not re.search(r"[;:]", rest):
+            clause = context.standalone(capitalise(rest))
             if len(clause.split()) >= 5 and clause not in fact:
                 extra.append(clause)
                 if (cut := _SECOND_CLAUSE.search(fact)) and len(fact[: cut.start()].split()) >= 4:
