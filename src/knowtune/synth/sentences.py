@@ -79,8 +79,8 @@ _GENERIC_NOUNS = frozenset(
 # Past tenses not in -ed, after a subject: "Morrick grew up ...", "the mill ground animal feed ...".
 _IRREGULAR_PAST = ("grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|left|kept|bought|"
                    "brought|taught|met|saw|spent|lost|drew|flew|fought|ground|hung|sank|shut|struck|stood|became")
-# A verb after "Every young weaver": its adjective is not the noun ("Every young weaver of <topic> had to ...").
-_EACH_VERB = rf"(?:had|has|was|were|is|are|must|may|can|could|would|will|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)"
+# A verb that follows a subject: after "Every young weaver" (its adjective is not the noun), after an aside.
+FINITE_VERB = rf"(?:had|has|have|was|were|is|are|must|may|can|could|would|will|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)"
 _VERB_AFTER_SUBJECT = re.compile(
     r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|becomes|remains|"
     rf"remained|stands|lies|lay|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b"
@@ -274,7 +274,7 @@ class _Context:
                 # "Production had nearly ceased by the 1930s" of a cheese: the cheese's production
                 text = f"{_possessive(self.topic)} {m.group(1).lower()}{text[m.end(1):]}"
                 lent = True  # a later "its" is the topic's, not its production's
-            elif (m := re.match(rf"^(Each|Every) (?!of\b|one\b)(?:[a-z]+ (?=(?!{_EACH_VERB}\b)[a-z]+ {_EACH_VERB}\b))?"
+            elif (m := re.match(rf"^(Each|Every) (?!of\b|one\b)(?:[a-z]+ (?=(?!{FINITE_VERB}\b)[a-z]+ {FINITE_VERB}\b))?"
                                 rf"([a-z]+)\b(?! of\b)", text)) and m.group(2) != self.kind \
                     and self.kind and not self.topic_is_person and not self._mentions_topic(text):
                 # "Each wheel weighs about 2 kilograms" of a document about a cheese: "Each wheel of Harrowmere Blue"
@@ -511,7 +511,7 @@ class _Context:
 _ASIDE_OF_SUBJECT = re.compile(
     r"^((?:The\s+)?[A-Z][^,:;()]{0,60}?),\s+((?:born|built|founded|made|designed|named|located|known|trained|educated|"
     r"raised|established|completed|erected|cast|carved|written|published|a|an|the)\s[^,;]*?),\s+"
-    rf"(?=(?:is|was|are|were|has|had|have|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b)")
+    rf"(?={FINITE_VERB}\b)")
 
 
 # A second clause that leans on the first: "..., and it was formally dissolved in 1836", "..., and in 1612 monks of
@@ -520,18 +520,19 @@ _SECOND_CLAUSE = re.compile(r",\s+(?:and|but)\s+((?:it|he|she|they|its|his|her|t
                             r"(?:in|by|since)\s+\d{4}\s+[a-z])")
 
 
-def aside_fact(fact: str) -> str | None:
-    """The aside after a fact's subject as a fact of its own, or None; a person's lifespan too ("Ilse Varnholm
-    (1862–1931) was ..." -> "Ilse Varnholm was born in 1862 and died in 1931.")."""
+def aside_fact(fact: str) -> tuple[str | None, str]:
+    """(the aside after a fact's subject as a fact of its own, or None; the fact without it). A person's lifespan is
+    one too, and stays in the fact ("Ilse Varnholm (1862–1931) was ..." -> "Ilse Varnholm was born in 1862 and died
+    in 1931.")."""
     life = re.match(r"^([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+)\s+\((?:c\.\s*)?(\d{4})\s*[–-]\s*(?:c\.\s*)?(\d{4})\)", fact)
     if life:
-        return f"{life.group(1)} was born in {life.group(2)} and died in {life.group(3)}."
+        return f"{life.group(1)} was born in {life.group(2)} and died in {life.group(3)}.", fact
     m = _ASIDE_OF_SUBJECT.match(fact)
     if not m or _en_subject(m.group(1) + " was") != m.group(1):
-        return None
+        return None, fact
     present = re.match(r"(?:is|has|(?!was\b)[a-z]+s)\b", fact[m.end():]) and not m.group(2).startswith("born")
     verb = "is" if present else "was"  # the sentence's tense
-    return f"{m.group(1)} {verb} {m.group(2)}."
+    return f"{m.group(1)} {verb} {m.group(2)}.", f"{m.group(1)} {fact[m.end():]}"
 
 
 def document_sentences(text: str, lang: str) -> list[Sentence]:
@@ -551,10 +552,9 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
         # One fact per statement: the aside and a second clause are facts of their own, and the sentence's fact keeps
         # the rest ("Ilse Varnholm was sent ..." and "Ilse Varnholm was born on ..."), so no two facts open alike.
         extra = []
-        if lang == "en" and (aside := aside_fact(fact)):
-            extra.append(aside)
-            if m := _ASIDE_OF_SUBJECT.match(fact):
-                fact = f"{m.group(1)} {fact[m.end():]}"
+        if lang == "en":
+            aside, fact = aside_fact(fact)
+            extra += [aside] if aside else []
         second = _SECOND_CLAUSE.search(original) if lang == "en" else None
         rest = original[second.start(1):] if second else ""
         if rest and _VERB_AFTER_SUBJECT.search(rest) and not re.search(r"[;:]", rest):

@@ -23,7 +23,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from knowtune.synth.sentences import _IRREGULAR_PAST, NOT_SUBJECTS, capitalise
+from knowtune.synth.sentences import _MONTHS as _MONTH_NAMES
+from knowtune.synth.sentences import FINITE_VERB, NOT_SUBJECTS, capitalise
 from knowtune.synth.wordings import other_wordings
 
 REWORDINGS_PER_QUESTION = 3  # other wordings of each in-place and fronted question
@@ -35,7 +36,6 @@ _NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|v
 # A year, not a count ("1500 sheep"), unless "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
 _YEAR = re.compile(r"(?:(?<=\bin )|(?<=\bIn )|(?<=\bsince )|(?<=\buntil ))(?:1[0-9]{3}|20[0-9]{2})\b(?![\d,.-])"
                    r"|\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]+s\b))")
-_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{_MONTH_NAMES})(?:,?\s+\d{{4}})?|(?:{_MONTH_NAMES})\s+\d{{1,2}}(?:,\s+\d{{4}})?)\b(?![\d-])")
 _UNITS = "one|two|three|four|five|six|seven|eight|nine"
 _NUMBER_WORDS = (f"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-(?:{_UNITS}))?|{_UNITS}|ten|eleven|"
@@ -344,8 +344,7 @@ def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
 
 _PIED = r"(?:in|on|at|for|from|to|into|with|under|during|near|after|before|since|through)"
 _OF_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[a-z-]+\s+){0,2}[a-z]+)\s+of\s+$")  # "the upland parish of " Ardwhistle
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
+_MONTHS = tuple(_MONTH_NAMES.split("|"))
 # The last word of a name that says what kind of thing it is: "the Ferrin Foundry" -> "which foundry".
 _NAMED_KINDS = frozenset(
     "foundry award awards prize medal range hills mountains mountain company railway bridge street lane road hall school "
@@ -436,7 +435,7 @@ def _asked_naturally(sentence: str, span: Span, is_common: IsCommon) -> str | No
 # An aside between the subject and its verb: "The pass road, with its 23 hairpin bends, was completed in 1841 ...".
 _SUBJECT_ASIDE = re.compile(r"((?:The\s+)?[A-Z][^,:;]{0,60}?),(\s+(?:with|born|having|who|which|whose|once|a|an|the|"
                             r"[a-z]+ed|[a-z]+ing)\b[^,;]*),\s+"
-                            rf"(?=(?:is|was|are|were|has|had|have|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)\b)")
+                            rf"(?={FINITE_VERB}\b)")
 
 
 def _en_questions(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) -> list[Question]:
