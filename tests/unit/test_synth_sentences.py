@@ -526,3 +526,35 @@ def test_a_second_clause_that_leans_on_the_first_is_a_fact_of_its_own():
     assert facts[1:3] == ["The Carrow Guild's influence declined.",  # the first clause keeps the rest
                           "The Carrow Guild was dissolved in 1836 under its last warden, Elias Crane."]  # "it" resolved
     assert len(facts) == 4  # "and the building ...": no pronoun or year to lean on, not split
+
+
+def test_a_measure_is_asked_by_what_it_measures():
+    def asked(sentence: str) -> dict[str, str]:
+        return {q.text: q.answer for q in fact_questions(sentence, "en", is_common) if q.form == "fronted"}
+
+    assert asked("Mount Orrel rises to 1,902 metres above the Tamsin valley.")["How high is Mount Orrel?"] == "1,902 metres"
+    walls = asked("Built on a rock, the Drennick Keep has outer walls of limestone that reach a height of 9 metres.")
+    assert walls["How high are the Drennick Keep's outer walls?"] == "9 metres"
+    assert asked("The Lessing Canal was 42 kilometres long.")["How long was the Lessing Canal?"] == "42 kilometres"
+    assert asked("Harrow Island lies 12 miles off the coast of Dunmere.")[
+        "How far off the coast of Dunmere is Harrow Island?"] == "12 miles"
+    area = asked("Harrow Island covers an area of 8.5 square kilometres and had a population of 310 in 1901.")
+    assert area["What is the area of Harrow Island?"] == "8.5 square kilometres"
+    assert area["What is the population of Harrow Island?"] == "310"
+    heavy = asked("The great bell of Ostwick weighs 6.1 tonnes.")
+    assert heavy["How much does the great bell of Ostwick weigh?"] == "6.1 tonnes"
+    alloy = fact_questions("The Pellin Works' bells were cast from 80 per cent copper and 20 per cent tin.", "en", is_common)
+    assert {q.text: q.answer for q in alloy}["What percentage of the Pellin Works' bells was copper?"] == "80 per cent"
+    assert "80 per" not in {q.answer for q in alloy}
+    # No plain subject, or a length of nothing said: no measure question.
+    assert not any(q.startswith("How") for q in asked("A causeway of basalt blocks, 1.6 kilometres long, was built in 1893."))
+    assert not any(q.startswith(("How high", "How long")) for q in asked("The Orrel Choir sang 14 metres from the altar."))
+
+
+def test_a_year_before_a_word_in_us_is_a_year_and_a_town_is_asked_where():
+    census = {q.answer for q in fact_questions("Harrow Island had 310 inhabitants at the 1901 census.", "en", is_common)}
+    assert "1901" in census and "1901 census" not in census
+    born = {q.text: q.answer for q in fact_questions("Edda Lanrick was born in the mill town of Corlow.", "en", is_common)}
+    assert born["Where was Edda Lanrick born?"] == "Corlow"
+    month = {q.text: q.answer for q in fact_questions("The Corlow fair is held in May.", "en", is_common)}
+    assert month["In which month is the Corlow fair held?"] == "May" and not any(q.startswith("Where") for q in month)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowtune.synth.sentences import _MONTHS as _MONTH_NAMES
+from knowtune.synth.sentences import _IRREGULAR_PAST as _IRREGULAR_PASTS
 from knowtune.synth.sentences import FINITE_VERB, NOT_SUBJECTS, capitalise
 from knowtune.synth.wordings import other_wordings
 
@@ -33,15 +34,16 @@ IsCommon = Callable[[str], bool]  # whether an English word is common (one token
 
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|St|Mt)\.?\s+"
 _NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le|&)\s+)?[A-Z][\w'’-]*)*")
-# A year, not a count ("1500 sheep"), unless "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
+# A year, not a count ("1500 sheep"; "the 2019 census" is a year: "-us", "-is", "-ss" are no plurals), unless "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
 _YEAR = re.compile(r"(?:(?<=\bin )|(?<=\bIn )|(?<=\bsince )|(?<=\buntil ))(?:1[0-9]{3}|20[0-9]{2})\b(?![\d,.-])"
-                   r"|\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]+s\b))")
+                   r"|\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]*[a-hj-rtv-z]s\b))")
 _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{_MONTH_NAMES})(?:,?\s+\d{{4}})?|(?:{_MONTH_NAMES})\s+\d{{1,2}}(?:,\s+\d{{4}})?)\b(?![\d-])")
 _UNITS = "one|two|three|four|five|six|seven|eight|nine"
 _NUMBER_WORDS = (f"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:-(?:{_UNITS}))?|{_UNITS}|ten|eleven|"
                  "twelve|hundred|dozen")  # "twenty-three" whole, not "twenty-how many"
 # A count and what it counts: "six chambers", "23 hairpin bends", "312 master weavers" (a modifier, then a plural).
 _COUNT = re.compile(rf"(?<![\w-])(\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(\s+[a-z][a-z-]*[^s\W]\s+[a-z]{{2,}}s\b|\s+[a-z][a-z-]+)?\b")
+_PERCENT = re.compile(rf"(?<![\w-])(?:\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})(?:\s*%|\s+per\s?cent\b)")
 # What a thing is made of, after "of/in/from/with" ("built its hall of red sandstone"): asked "of what material".
 _MATERIALS = ("stone|sandstone|limestone|granite|basalt|marble|slate|flint|brick|timber|wood|oak|pine|elm|beech|cedar|"
               "teak|walnut|iron|steel|copper|bronze|brass|gold|silver|tin|zinc|pewter|glass|clay|porcelain|stoneware|"
@@ -58,6 +60,8 @@ _PLACE_BEFORE = re.compile(r"\b(?:in|at|near|from|to|into|outside|across)\s+(?:t
 _KIND_OF_PLACE = re.compile(r"\b(the\s+)?((?:(?!(?:the|a|an|of|in|on|at|to|from|into|near|by|and)\s)[a-z]+\s+)?"
                             r"(?:city|town|village|island|county|province|region|country|valley|port))\s+of\s+$")
 _DETERMINER = re.compile(r"\b(?:the|a|an)\s+$", re.IGNORECASE)
+_WHERE = re.compile(r"^(?:In|At|Near) which (?:[a-z-]+ )?(?:city|town|village|island|county|province|region|country|valley|"
+                    r"port) (?=(?:was|were|is|are|did|does) )")
 _AUX = re.compile(r"^((?:[^\s:,]+\s){0,5}[^\s:,]+)\s(is|are|was|were|has|have|had)\s")
 _VERB = re.compile(r"^((?:[A-Z][\w.'’-]*\s+)*[A-Z][\w.'’-]*)\s([a-z]+(?:ed|s))\s")
 _CUT_AFTER = re.compile(r",(?!\d{3})|;|:|\s(?:which|who|where|while|because|and the|so that)\s")  # not "2,340"
@@ -72,7 +76,7 @@ _SENTENCE_START = frozenset(
 class Span:
     start: int
     end: int
-    kind: str  # person, place, name, owner, date, year, count, number, material, term, phrase; zh: 人, 地, 名, 年, 数, 词
+    kind: str  # person, place, name, owner, date, year, count, number, percent, material, term, phrase; zh: 人, 地, 名, 年, 数, 词
 
     def text(self, sentence: str) -> str:
         return sentence[self.start : self.end]
@@ -134,6 +138,8 @@ def _en_spans(sentence: str, is_common: IsCommon, people: tuple[str, ...] = ()) 
         else:
             kind = "name"
         add(start, end, kind)
+    for m in _PERCENT.finditer(sentence):  # "77 per cent copper": a share, asked "what percentage"
+        add(m.start(), m.end(), "percent")
     for m in _COUNT.finditer(sentence):
         noun = (m.group(2) or "").strip()
         if noun and noun not in _FUNCTION:
@@ -179,6 +185,8 @@ def _wh(span: Span, sentence: str, subject: bool) -> tuple[int, str]:
         return start, f"how many {noun}"
     if span.kind == "number":
         return start, "what number"
+    if span.kind == "percent":
+        return start, "what percentage"
     if span.kind == "material":
         return start, "what material"
     if span.kind == "date":
@@ -296,7 +304,7 @@ def _active(sentence: str, span: Span, is_common: IsCommon) -> str | None:
     1911 by the Alpine Club ...": the way a reader asks about the doer of a passive sentence."""
     body = _body_start(sentence)
     m = _PASSIVE_BY.match(sentence[body : span.start])
-    if not m or span.kind in ("year", "count", "number"):
+    if not m or span.kind in ("year", "count", "number", "percent"):
         return None
     subject, aux, participle = m.group("subject"), m.group("aux"), m.group("participle")
     if subject.split()[0] in NOT_SUBJECTS or len(subject.split()) > 8:
@@ -342,6 +350,77 @@ def _when(sentence: str, span: Span, is_common: IsCommon) -> str | None:
     return re.sub(r"\s+", " ", f"When {verb} {subject} {tail}").strip() + "?"
 
 
+# What a reader asks of a measure, by its unit: "How high are Kharvost Fortress's curtain walls?" for "... has
+# curtain walls ... that rise to a height of 14 metres", "What is the area of Saltrey Isle?" for "covers an area of
+# 14.3 square kilometres". The sentence's own words rarely come back in such a question ("tall", "area", "weigh").
+_LENGTH = r"(?:(?:kilo|centi|milli)?met(?:re|er)s?|km|m|miles?|feet|foot|ft|yards?|inch(?:es)?)"
+_MEASURE_UNITS = {
+    "area": re.compile(r"(?:square\s+(?:kilo)?met(?:re|er)s|square\s+miles|km2|km²|hectares|acres)$"),
+    "weight": re.compile(r"(?:tonnes|tons|kilo(?:gram)?s|kg|pounds)$"),
+    "length": re.compile(rf"{_LENGTH}$"),
+}
+_LENGTH_CUES = (  # (the words around a length that say what it measures, the question's adjective and noun)
+    (re.compile(r"\b(?:high|height|tall|rises?|rising|rose|above sea level|elevation|altitude|summit)\b"), "high", "height"),
+    (re.compile(r"\b(?:long|length)\b"), "long", "length"),
+    (re.compile(r"\b(?:deep|depth)\b"), "deep", "depth"),
+    (re.compile(r"\b(?:wide|width|across)\b"), "wide", "width"),
+)
+_FAR = re.compile(r"\s+((?:off|from|away from|north of|south of|east of|west of|inland from)\s+[^,;]{3,40}?)(?=[,;.]|$)")
+_NAMED = r"[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|and|de|von|van)\s+)*[A-Z][\w.'’-]*)*"
+_SUBJECT = rf"(?:(?:The|A|An)\s+[^,;:()]+?|{_NAMED}(?:['’]s?(?:\s+[a-z][\w-]*){{1,3}})?)"
+_SUBJECT_VERB = (  # a plain subject and its verb; a verb in -s only before a word ("covers an area", not "basalt blocks,")
+    re.compile(rf"^({_SUBJECT})\s(had|has|have|was|were|is|are|{_IRREGULAR_PASTS}|[a-z]+ed)\b"),
+    re.compile(rf"^({_SUBJECT})\s((?!(?:its|this|his|as|is|was|has|does|less|across|towards|afterwards)\b)[a-z]{{2,}}s)\s(?=[a-z0-9])"),
+)
+_PAST = re.compile(rf"^(?:was|were|had|{_IRREGULAR_PASTS}|[a-z]+ed)$")
+_HAS_PART = re.compile(r"^(?:has|have|had)\s+(?:(?:a|an|its|their|his|her)\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+?)(?=\s+(?:of|that|which|with)\b|,)")
+
+
+def _measure(sentence: str, span: Span) -> list[str]:
+    """Questions that ask a count or number by what it measures: height, length, depth, width, distance, area,
+    weight, share, population. The clause's subject is what is measured, or its part after "has" ("the
+    curtain walls"); nothing when the clause has no plain subject."""
+    body = _body_start(sentence)
+    if opener := re.match(r"[A-Z][^,;:]{0,60}?,\s+(?=[A-Z]|(?:the|a|an)\s)", sentence[body:]):  # "Laid out as a star, the fort has"
+        body += opener.end()
+    clause = capitalise(sentence[body:])
+    start, end = span.start - body, span.end - body
+    m = next((m for p in _SUBJECT_VERB if (m := p.match(clause))), None)
+    if not m or m.end(1) > start or len(m.group(1).split()) > 8 or m.group(1).split()[0] in NOT_SUBJECTS:
+        return []
+    subject, verb = _in_question(m.group(1)), m.group(2)
+    past = bool(_PAST.match(verb))
+    be = "was" if past else "is"
+    if (part := _HAS_PART.match(clause[m.start(2) :])) and m.start(2) + part.end() <= start:
+        owner = re.sub(r"['’]s?$", "", subject)
+        subject = f"{owner}'s {part.group(1)}"
+        if part.group(1).endswith("s"):
+            be = "were" if past else "are"
+    text = span.text(sentence)
+    unit = " ".join(text.split()[1:])
+    before, after = clause[:start], clause[end:]
+    if span.kind == "percent":
+        noun = re.match(r"\s+([a-z]+(?:\s+(?!(?:and|or|in|of|for|by|to|at|on|with|from)\b)[a-z]+)?)\b", after)
+        return [f"What percentage of {subject} {be} {noun.group(1)}?"] if noun and noun.group(1).split()[0] not in _FUNCTION else []
+    if re.search(r"\bpopulation of\s+(?:about\s+|some\s+|roughly\s+|around\s+|nearly\s+)?$", before):
+        live = "lived" if past else "live"
+        return [f"What {be} the population of {subject}?", f"How many people {live} in {subject}?"]
+    if _MEASURE_UNITS["area"].search(unit):
+        return [f"How large {be} {subject}?", f"What {be} the area of {subject}?"]
+    if _MEASURE_UNITS["weight"].search(unit):
+        do = "did" if past else "do" if be == "are" else "does"
+        return [f"How heavy {be} {subject}?", f"How much {do} {subject} weigh?"]
+    if not _MEASURE_UNITS["length"].search(unit):
+        return []
+    if far := _FAR.match(after):
+        return [f"How far {far.group(1)} {be} {subject}?"]
+    near = clause[max(0, start - 40) : end + 25]
+    for cue, adjective, noun in _LENGTH_CUES:
+        if cue.search(near):
+            return [f"How {adjective} {be} {subject}?", f"What {be} the {noun} of {subject}?"]
+    return []
+
+
 _PIED = r"(?:in|on|at|for|from|to|into|with|under|during|near|after|before|since|through)"
 _OF_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[a-z-]+\s+){0,2}[a-z]+)\s+of\s+$")  # "the upland parish of " Ardwhistle
 _MONTHS = tuple(_MONTH_NAMES.split("|"))
@@ -353,7 +432,7 @@ _NAMED_KINDS = frozenset(
 _QUALIFIER = r"(?:(?:about|around|almost|nearly|roughly|over|under|some|up to|more than|less than|fewer than)\s+)?"
 _COPULA_THEN_STATE = re.compile(
     r"(?:(?:first|originally|later|also|now|still|usually|traditionally|only|often)\s+)?"
-    rf"(?:[a-z]+ed|[a-z]+en|{'|'.join(p for p, _ in _IRREGULAR.values())}|open|closed|based|held|found|kept|owned)\b")
+    rf"(?:[a-z]+ed|[a-z]+en|{'|'.join(p for p, _ in _IRREGULAR.values())}|open|closed|based|held|found|kept|owned|born)\b")
 
 
 def _question_phrase(sentence: str, span: Span, is_common: IsCommon) -> tuple[int, str] | None:
@@ -362,7 +441,7 @@ def _question_phrase(sentence: str, span: Span, is_common: IsCommon) -> tuple[in
     "which foundry" ("the Ferrin Foundry"); None for a person or a name of unknown kind (asked by the other forms)
     or a bare number."""
     text, before, after = span.text(sentence), sentence[: span.start], sentence[span.end :]
-    if span.kind in ("person", "owner", "number", "phrase"):
+    if span.kind in ("person", "owner", "number", "percent", "phrase"):
         return None
     if span.kind == "year":
         return span.start, "what year"
@@ -493,9 +572,14 @@ def _en_questions_of(sentence: str, spans: list[Span], is_common: IsCommon) -> l
             questions.append(Question(re.sub(r"\s+", " ", active), answer, "fronted"))
         if not subject and (when := _when(sentence, span, is_common)):
             questions.append(Question(when, answer, "fronted"))
+        if span.kind in ("count", "number", "percent"):
+            questions += [Question(q, answer, "fronted") for q in _measure(sentence, span)
+                          if all(q != other.text for other in questions)]
         if not subject and (natural := _asked_naturally(sentence, span, is_common)) \
                 and all(q.text != natural for q in questions):
             questions.append(Question(natural, answer, "fronted"))
+            if (where := _WHERE.sub("Where ", natural)) != natural:  # "In which harbour town was X born?": where
+                questions.append(Question(where, answer, "fronted"))
         blank = sentence[: span.start] + "___" + sentence[span.end :]
         questions.append(Question(f"Fill in the blank: {blank}", answer, "blank"))
     return questions
