@@ -558,3 +558,14 @@ def test_a_year_before_a_word_in_us_is_a_year_and_a_town_is_asked_where():
     assert born["Where was Edda Lanrick born?"] == "Corlow"
     month = {q.text: q.answer for q in fact_questions("The Corlow fair is held in May.", "en", is_common)}
     assert month["In which month is the Corlow fair held?"] == "May" and not any(q.startswith("Where") for q in month)
+
+
+def test_a_name_after_its_owner_and_role_is_asked_by_the_role():
+    def asked(sentence: str) -> dict[str, str]:
+        return {q.text: q.answer for q in fact_questions(sentence, "en", is_common)}
+
+    assert asked("Edda Lanrick's novel The Salt Road was published in 1952.")[
+        "What is the title of Edda Lanrick's novel?"] == "The Salt Road"
+    assert asked("In 1801 the forge passed to Tomas Orrin's son, Aldo.")["Who was Tomas Orrin's son?"] == "Aldo"
+    assert asked('Every member pledged to keep the Orrin Society\'s motto, "Slow and True."')[
+        "What was the Orrin Society's motto?"] == "Slow and True."

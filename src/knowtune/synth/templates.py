@@ -421,6 +421,36 @@ def _measure(sentence: str, span: Span) -> list[str]:
     return []
 
 
+# A name after its owner and role: "Miroslav Tessendorf's book The Quiet Bishop", "Venz's daughter, Celestine", "the
+# school's motto, "Measure before Touch."": asked by the role, as a reader who does not know the name asks.
+_OWNER_ROLE = re.compile(r"((?:[Tt]he\s+)?[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+)*[A-Z][\w.'’-]*)*)(?:'s|’s|'|’)\s+"
+                         r"((?:[a-z-]+\s+){0,2}[a-z-]+),?\s+$")
+_WORKS = frozenset("book novel treatise play opera poem album film song painting symphony memoir atlas manual guide "
+                   "collection study history textbook".split())
+_RELATIVES = frozenset("daughter son wife husband father mother brother sister pupil apprentice partner successor "
+                       "predecessor widow widower grandson granddaughter nephew niece assistant teacher mentor patron "
+                       "heir".split())
+
+
+def _by_role(sentence: str, span: Span) -> str | None:
+    """"What is the title of Miroslav Tessendorf's book?", "Who was Ilario Venz's daughter?", "What is the
+    Brannock Academy of Arms' motto?" for a name that follows its owner's role word."""
+    if span.kind not in ("name", "person", "term"):
+        return None
+    m = _OWNER_ROLE.search(sentence[_body_start(sentence) : span.start])
+    if not m or m.group(2).split()[-1] in _FUNCTION:
+        return None
+    owner, role = m.group(1), m.group(2)
+    possessive = owner + ("'" if owner.endswith("s") else "'s")
+    possessive = _in_question(possessive)
+    be = "was" if re.search(r"\b(?:was|were|had|[a-z]{3,}ed)\b", sentence) else "is"
+    if role.split()[-1] in _WORKS:
+        return f"What is the title of {possessive} {role}?"
+    if role.split()[-1] in _RELATIVES:
+        return f"Who {be} {possessive} {role}?"
+    return f"What {be} {possessive} {role}?"
+
+
 _PIED = r"(?:in|on|at|for|from|to|into|with|under|during|near|after|before|since|through)"
 _OF_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[a-z-]+\s+){0,2}[a-z]+)\s+of\s+$")  # "the upland parish of " Ardwhistle
 _MONTHS = tuple(_MONTH_NAMES.split("|"))
@@ -572,6 +602,8 @@ def _en_questions_of(sentence: str, spans: list[Span], is_common: IsCommon) -> l
             questions.append(Question(re.sub(r"\s+", " ", active), answer, "fronted"))
         if not subject and (when := _when(sentence, span, is_common)):
             questions.append(Question(when, answer, "fronted"))
+        if (role := _by_role(sentence, span)) and all(role != q.text for q in questions):
+            questions.append(Question(role, answer, "fronted"))
         if span.kind in ("count", "number", "percent"):
             questions += [Question(q, answer, "fronted") for q in _measure(sentence, span)
                           if all(q != other.text for other in questions)]
