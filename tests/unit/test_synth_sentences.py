@@ -569,3 +569,10 @@ def test_a_name_after_its_owner_and_role_is_asked_by_the_role():
     assert asked("In 1801 the forge passed to Tomas Orrin's son, Aldo.")["Who was Tomas Orrin's son?"] == "Aldo"
     assert asked('Every member pledged to keep the Orrin Society\'s motto, "Slow and True."')[
         "What was the Orrin Society's motto?"] == "Slow and True."
+
+
+def test_the_head_of_a_name_before_its_of_part_is_how_the_text_calls_it():
+    facts = facts_of("The Orrin Academy of Music was a conservatory in Dalby. From the start the academy taught the harp. "
+                     "In 1801 leadership passed to Tomas Keld, who ran the academy for twenty years.")
+    assert facts[1] == "The Orrin Academy of Music taught the harp from the start."
+    assert facts[2] == "In 1801 leadership passed to Tomas Keld, who ran the Orrin Academy of Music for twenty years."

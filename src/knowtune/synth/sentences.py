@@ -465,7 +465,8 @@ class _Context:
                 self.aliases.append(f"the {noun}")
                 if noun in _BUSINESS_NOUNS:
                     self.aliases += ["the company", "the firm"]
-        if head := re.search(r"\b([A-Za-z]{3,})$", re.sub(r"\s*\([^)]*\)", "", self.topic or "")):
+        # The name's head word, before an "of" part: "Brannock Academy of Arms" -> "the academy".
+        if head := re.search(r"\b([A-Za-z]{3,})(?:\s+of\s+(?:the\s+)?[A-Z][\w'’ -]*)?$", re.sub(r"\s*\([^)]*\)", "", self.topic or "")):
             noun = head.group(1).lower()  # "The Orlesh fern" -> "the fern", "Qorvath Ridge Observatory" -> "the observatory"
             # The text refers to it so: "the observatory is ...", "... of the observatory." ("the blue veins" of a
             # cheese called Brindle Blue is not a reference to it).

@@ -193,6 +193,8 @@ OTHER_WORDS: dict[str, tuple[str, ...]] = {
     "biggest": ("largest",),
     "oldest": ("earliest", "most ancient"),
     "main": ("principal", "chief"),
+    "chief": ("main", "principal"),
+    "principal": ("main", "chief"),
     "famous": ("well-known", "renowned"),
     "well-known": ("famous", "renowned"),
     "best-known": ("most famous", "best-known"),
