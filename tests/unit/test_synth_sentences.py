@@ -576,3 +576,10 @@ def test_the_head_of_a_name_before_its_of_part_is_how_the_text_calls_it():
                      "In 1801 leadership passed to Tomas Keld, who ran the academy for twenty years.")
     assert facts[1] == "The Orrin Academy of Music taught the harp from the start."
     assert facts[2] == "In 1801 leadership passed to Tomas Keld, who ran the Orrin Academy of Music for twenty years."
+
+
+def test_the_first_word_of_a_things_name_alone_is_the_thing():
+    facts = facts_of("Dunmore Castle is a ruined keep in Lessing. During the war of 1644, Dunmore withstood a siege of 40 "
+                     "days. Dunmore's walls are of granite.")
+    assert facts[1] == "Dunmore Castle withstood a siege of 40 days during the war of 1644."
+    assert facts[2] == "Dunmore Castle's walls are of granite."

@@ -311,6 +311,7 @@ class _Context:
                         and not self._mentions_topic(text):
                     text = _it_is(text, lower)
             text, opener = self._person_inside(self._full_names(text)), self._full_names(opener)
+            text = self._short_name(text)
             subject = _en_subject(text)
             if subject and subject == self.person and subject not in self.topic:
                 # "Hesper Collingrove named it after her assistant": what a person does "it" to is the topic.
@@ -437,6 +438,19 @@ class _Context:
                 if not before or before.group(1) in NOT_SUBJECTS:  # not a name's last word ("Lady Tarrow")
                     return self._full_names(text[: m.start()] + person + text[m.end():])
         return text
+
+    def _short_name(self, text: str) -> str:
+        """The topic's first word alone as the subject ("Kharvost withstood a siege", "Kharvost's walls") is the
+        topic: its full name, as a reader asks about it."""
+        words = re.sub(r"^(?:The|A|An) ", "", self.topic or "").split()
+        if self.topic_is_person or len(words) < 2 or not words[0][:1].isupper() or self.topic in text:
+            return text
+        # a verb follows ("withstood"), not a noun of another name's ("Kharvost family", "Kharvost and ...")
+        m = re.match(rf"{re.escape(words[0])}(?:(['’]s)(?=\s+[a-z])|(?=\s+(?!(?:and|or|of|in|on|at|to|for|with|by|from|"
+                     rf"family|families|region|area|people)\b)[a-z]{{3,}}\b))", text)
+        if not m:
+            return text
+        return (_possessive(self.topic) if m.group(1) else self.topic) + text[m.end():]
 
     @property
     def topic_is_person(self) -> bool:
