@@ -546,8 +546,10 @@ def test_a_measure_is_asked_by_what_it_measures():
     alloy = fact_questions("The Pellin Works' bells were cast from 80 per cent copper and 20 per cent tin.", "en", is_common)
     assert {q.text: q.answer for q in alloy}["What percentage of the Pellin Works' bells was copper?"] == "80 per cent"
     assert "80 per" not in {q.answer for q in alloy}
+    assert asked("A road tunnel 3.1 kilometres long has run under the Harrow Pass since 1971.")[
+        "How long is the road tunnel that has run under the Harrow Pass since 1971?"] == "3.1 kilometres"
     # No plain subject, or a length of nothing said: no measure question.
-    assert not any(q.startswith("How") for q in asked("A causeway of basalt blocks, 1.6 kilometres long, was built in 1893."))
+    assert not any(q.startswith("How") for q in asked("Near it, 1.6 kilometres long, a causeway was built in 1893."))
     assert not any(q.startswith(("How high", "How long")) for q in asked("The Orrel Choir sang 14 metres from the altar."))
 
 

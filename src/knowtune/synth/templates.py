@@ -376,6 +376,23 @@ _PAST = re.compile(rf"^(?:was|were|had|{_IRREGULAR_PASTS}|[a-z]+ed)$")
 _HAS_PART = re.compile(r"^(?:has|have|had)\s+(?:(?:a|an|its|their|his|her)\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+?)(?=\s+(?:of|that|which|with)\b|,)")
 
 
+def _measured_subject(clause: str, start: int, end: int, span: Span) -> str | None:
+    """A length inside the subject: "A rail tunnel 6.2 kilometres long has run beneath the pass since 1908" ->
+    "How long is the rail tunnel that has run beneath the pass since 1908?"."""
+    noun = re.fullmatch(r"(?:The|A|An)\s+([a-z][a-z -]{2,40}?),?\s+", clause[:start])
+    adjective = re.match(r"\s+(long|high|deep|wide|tall)\b(?:\s+(?:in|by|at|until)\s+[^,]{1,20})?,?\s+", clause[end:])
+    if not (noun and adjective and span.kind == "count" and _MEASURE_UNITS["length"].search(span.text(clause).split()[-1])):
+        return None
+    rest = clause[end + adjective.end() :]
+    cut = _CUT_AFTER.search(rest)
+    rest = rest[: cut.start()] if cut else rest.rstrip(" .!?")
+    verb = re.match(rf"({FINITE_VERB})\s", rest)
+    if not verb or len(rest.split()) > 14:
+        return None
+    be = "was" if _PAST.match(verb.group(1)) else "is"
+    return f"How {adjective.group(1)} {be} the {noun.group(1)} that {rest}?"
+
+
 def _measure(sentence: str, span: Span) -> list[str]:
     """Questions that ask a count or number by what it measures: height, length, depth, width, distance, area,
     weight, share, population. The clause's subject is what is measured, or its part after "has" ("the
@@ -385,6 +402,8 @@ def _measure(sentence: str, span: Span) -> list[str]:
         body += opener.end()
     clause = capitalise(sentence[body:])
     start, end = span.start - body, span.end - body
+    if found := _measured_subject(clause, start, end, span):
+        return [found]
     m = next((m for p in _SUBJECT_VERB if (m := p.match(clause))), None)
     if not m or m.end(1) > start or len(m.group(1).split()) > 8 or m.group(1).split()[0] in NOT_SUBJECTS:
         return []
