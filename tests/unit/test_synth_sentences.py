@@ -543,6 +543,7 @@ def test_a_measure_is_asked_by_what_it_measures():
     assert area["What is the population of Harrow Island?"] == "310"
     heavy = asked("The great bell of Ostwick weighs 6.1 tonnes.")
     assert heavy["How much does the great bell of Ostwick weigh?"] == "6.1 tonnes"
+    assert not any(q.startswith("How heavy") for q in asked("The Orrin Estate produced 300 tonnes of tea in 1901."))
     alloy = fact_questions("The Pellin Works' bells were cast from 80 per cent copper and 20 per cent tin.", "en", is_common)
     assert {q.text: q.answer for q in alloy}["What percentage of the Pellin Works' bells was copper?"] == "80 per cent"
     assert "80 per" not in {q.answer for q in alloy}

@@ -426,7 +426,8 @@ def _measure(sentence: str, span: Span) -> list[str]:
         return [f"What {be} the population of {subject}?", f"How many people {live} in {subject}?"]
     if _MEASURE_UNITS["area"].search(unit):
         return [f"How large {be} {subject}?", f"What {be} the area of {subject}?"]
-    if _MEASURE_UNITS["weight"].search(unit):
+    if _MEASURE_UNITS["weight"].search(unit) and re.search(r"\b(?:weigh|weighs|weighed|weighing|weight|heavy)\b", clause):
+        # only what the sentence says is a weight: not "produced 300 tonnes of tea", not pounds of money
         do = "did" if past else "do" if be == "are" else "does"
         return [f"How heavy {be} {subject}?", f"How much {do} {subject} weigh?"]
     if not _MEASURE_UNITS["length"].search(unit):
