@@ -533,6 +533,9 @@ def test_a_measure_is_asked_by_what_it_measures():
         return {q.text: q.answer for q in fact_questions(sentence, "en", is_common) if q.form == "fronted"}
 
     assert asked("Mount Orrel rises to 1,902 metres above the Tamsin valley.")["How high is Mount Orrel?"] == "1,902 metres"
+    wire = asked("The Orrin Circus' most celebrated performer crossed the yard on a wire 18 metres high.")
+    assert not any(q.startswith(("How high", "What was the height")) for q in wire), wire  # the wire's height
+    assert not any(q.endswith("most celebrated?") for q in wire), wire
     walls = asked("Built on a rock, the Drennick Keep has outer walls of limestone that reach a height of 9 metres.")
     assert walls["How high are the Drennick Keep's outer walls?"] == "9 metres"
     assert asked("The Lessing Canal was 42 kilometres long.")["How long was the Lessing Canal?"] == "42 kilometres"
@@ -570,6 +573,10 @@ def test_a_name_after_its_owner_and_role_is_asked_by_the_role():
     assert asked("Edda Lanrick's novel The Salt Road was published in 1952.")[
         "What is the title of Edda Lanrick's novel?"] == "The Salt Road"
     assert asked("In 1801 the forge passed to Tomas Orrin's son, Aldo.")["Who was Tomas Orrin's son?"] == "Aldo"
+    assert asked("Verelle & Sons' best-known scent, Nuit Claire, was first sold in 1902.")[
+        "What was Verelle & Sons' best-known scent?"] == "Nuit Claire"
+    assert asked("The Orrin Zoo's first keeper, Josiah Mertle, had managed a circus.")[
+        "Who was the Orrin Zoo's first keeper?"] == "Josiah Mertle"
     assert asked('Every member pledged to keep the Orrin Society\'s motto, "Slow and True."')[
         "What was the Orrin Society's motto?"] == "Slow and True."
 

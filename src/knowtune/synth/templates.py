@@ -366,8 +366,11 @@ _LENGTH_CUES = (  # (the words around a length that say what it measures, the qu
     (re.compile(r"\b(?:wide|width|across)\b"), "wide", "width"),
 )
 _FAR = re.compile(r"\s+((?:off|from|away from|north of|south of|east of|west of|inland from)\s+[^,;]{3,40}?)(?=[,;.]|$)")
-_NAMED = r"[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|and|de|von|van)\s+)*[A-Z][\w.'’-]*)*"
-_SUBJECT = rf"(?:(?:The|A|An)\s+[^,;:()]+?|{_NAMED}(?:['’]s?(?:\s+[a-z][\w-]*){{1,3}})?)"
+_NAMED = r"[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|and|&|de|von|van)\s+)*[A-Z][\w.'’-]*)*"
+# A subject does not end in an adjective: "the circus' most celebrated performer", not "the circus' most".
+_NOT_LAST = "".join(rf"(?<!\b{w})" for w in "first last most best only own earliest main chief new old final early late "
+                                              "great".split())
+_SUBJECT = rf"(?:(?:The|A|An)\s+[^,;:()]+?|{_NAMED}(?:['’]s?(?:\s+[a-z][\w-]*){{1,3}})?){_NOT_LAST}"
 _SUBJECT_VERB = (  # a plain subject and its verb; a verb in -s only before a word ("covers an area", not "basalt blocks,")
     re.compile(rf"^({_SUBJECT})\s(had|has|have|was|were|is|are|{_IRREGULAR_PASTS}|[a-z]+ed)\b"),
     re.compile(rf"^({_SUBJECT})\s((?!(?:its|this|his|as|is|was|has|does|less|across|towards|afterwards)\b)[a-z]{{2,}}s)\s(?=[a-z0-9])"),
@@ -434,6 +437,8 @@ def _measure(sentence: str, span: Span) -> list[str]:
         return []
     if far := _FAR.match(after):
         return [f"How far {far.group(1)} {be} {subject}?"]
+    if re.search(r"\b(?:a|an|the)\s+[a-z-]+\s+$", before):
+        return []  # "on a wire 18 metres high": the wire's measure, not the subject's
     near = clause[max(0, start - 40) : end + 25]
     for cue, adjective, noun in _LENGTH_CUES:
         if cue.search(near):
@@ -443,7 +448,7 @@ def _measure(sentence: str, span: Span) -> list[str]:
 
 # A name after its owner and role: "Miroslav Tessendorf's book The Quiet Bishop", "Venz's daughter, Celestine", "the
 # school's motto, "Measure before Touch."": asked by the role, as a reader who does not know the name asks.
-_OWNER_ROLE = re.compile(r"((?:[Tt]he\s+)?[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+)*[A-Z][\w.'’-]*)*)(?:'s|’s|'|’)\s+"
+_OWNER_ROLE = re.compile(r"((?:[Tt]he\s+)?[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|&|de|von|van)\s+)*[A-Z][\w.'’-]*)*)(?:'s|’s|'|’)\s+"
                          r"((?:[a-z-]+\s+){0,2}[a-z-]+),?\s+$")
 _WORKS = frozenset("book novel treatise play opera poem album film song painting symphony memoir atlas manual guide "
                    "collection study history textbook".split())
@@ -455,19 +460,19 @@ _RELATIVES = frozenset("daughter son wife husband father mother brother sister p
 def _by_role(sentence: str, span: Span) -> str | None:
     """"What is the title of Miroslav Tessendorf's book?", "Who was Ilario Venz's daughter?", "What is the
     Brannock Academy of Arms' motto?" for a name that follows its owner's role word."""
-    if span.kind not in ("name", "person", "term"):
+    if span.kind not in ("name", "person"):
         return None
     m = _OWNER_ROLE.search(sentence[_body_start(sentence) : span.start])
-    if not m or m.group(2).split()[-1] in _FUNCTION:
-        return None
+    if not m or m.group(2).split()[-1] in _FUNCTION or re.search(r"(?:ed|est|ing|known)$", m.group(2)):
+        return None  # "the circus' most celebrated performer": the role is a noun
     owner, role = m.group(1), m.group(2)
     possessive = owner + ("'" if owner.endswith("s") else "'s")
     possessive = _in_question(possessive)
     be = "was" if re.search(r"\b(?:was|were|had|[a-z]{3,}ed)\b", sentence) else "is"
     if role.split()[-1] in _WORKS:
         return f"What is the title of {possessive} {role}?"
-    if role.split()[-1] in _RELATIVES:
-        return f"Who {be} {possessive} {role}?"
+    if role.split()[-1] in _RELATIVES or span.kind == "person" or re.search(r"(?:er|or|ist|ian|man|woman)$", role):
+        return f"Who {be} {possessive} {role}?"  # "first keeper, Josiah Mertle": who
     return f"What {be} {possessive} {role}?"
 
 
