@@ -89,6 +89,16 @@ def test_without_user_questions_the_generated_ones_split_into_dev_and_test(tmp_p
     assert [json.loads(line)["answers"] for line in open(test)] == [["b"], ["c", "see"]]  # every accepted answer kept
 
 
+def test_with_user_questions_one_generated_question_a_fact_is_held_out(tmp_path, qa_file):
+    from knowtune.experiments.job import RunConfig
+
+    docs = str(tmp_path)
+    assert RunConfig(data_path=[docs], generate={}).generate_config().heldout_per_fact == 2  # dev and test
+    assert RunConfig(data_path=[docs], generate={}, heldout=[str(qa_file)]).generate_config().heldout_per_fact == 1
+    assert RunConfig(data_path=[docs], generate={"heldout_per_fact": 3},
+                     heldout=[str(qa_file)]).generate_config().heldout_per_fact == 3  # the user's choice stands
+
+
 def test_run_job_rejects_a_bad_train_key_before_doing_anything(tmp_path, qa_file, fails_with):
     fails_with(["run", f"train_data=[{qa_file}]", "train.training.learning_rat=1", f"--base_output_dir={tmp_path}"],
                "learning_rat", "learning_rate")

@@ -104,7 +104,12 @@ class RunConfig(Strict):
     def generate_config(self):
         from knowtune.synth.config import GenerateConfig
 
-        return validate(GenerateConfig, {**self.generate, "save_dir": str(self.run_dir() / "generated")}, source="generate")
+        settings = {**self.generate, "save_dir": str(self.run_dir() / "generated")}
+        if self.heldout and "heldout_per_fact" not in settings:
+            # The user's questions grade; the generated held-out ones only choose the checkpoint: one a fact
+            # is enough, and the fact's other real questions stay in training.
+            settings["heldout_per_fact"] = 1
+        return validate(GenerateConfig, settings, source="generate")
 
     def train_config(self, train_files: list[str], heldout: str | None, tolerance: float | None = None) -> TrainConfig:
         fixed = {"experiment_name": self.experiment_name, "base_output_dir": self.base_output_dir, "resume": "auto"}
