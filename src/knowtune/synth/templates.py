@@ -34,7 +34,8 @@ IsCommon = Callable[[str], bool]  # whether an English word is common (one token
 
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Prof|Sir|St|Mt)\.?\s+"
 _NAME = re.compile(rf"(?:{_TITLE})?[A-Z][\w'’-]*(?:\s+(?:(?:of|de|del|da|van|von|the|la|le|&)\s+)?[A-Z][\w'’-]*)*")
-# A year, not a count ("1500 sheep"; "the 2019 census" is a year: "-us", "-is", "-ss" are no plurals), unless "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
+# A year, not a count ("1500 sheep"; "the 2019 census" is a year: "-us", "-is", "-ss" are no plurals), unless
+# "in"/"since"/"until" comes before it ("in 1612 monks of ... founded").
 _YEAR = re.compile(r"(?:(?<=\bin )|(?<=\bIn )|(?<=\bsince )|(?<=\buntil ))(?:1[0-9]{3}|20[0-9]{2})\b(?![\d,.-])"
                    r"|\b(?:1[0-9]{3}|20[0-9]{2})\b(?!\s*(?:%|per\b|(?!(?:its|his|this|was|has)\b)[a-z]*[a-hj-rtv-z]s\b))")
 _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+(?:{_MONTH_NAMES})(?:,?\s+\d{{4}})?|(?:{_MONTH_NAMES})\s+\d{{1,2}}(?:,\s+\d{{4}})?)\b(?![\d-])")
@@ -448,8 +449,7 @@ def _measure(sentence: str, span: Span) -> list[str]:
 
 # A name after its owner and role: "Miroslav Tessendorf's book The Quiet Bishop", "Venz's daughter, Celestine", "the
 # school's motto, "Measure before Touch."": asked by the role, as a reader who does not know the name asks.
-_OWNER_ROLE = re.compile(r"((?:[Tt]he\s+)?[A-Z][\w.'’-]*(?:\s+(?:(?:of|the|&|de|von|van)\s+)*[A-Z][\w.'’-]*)*)(?:'s|’s|'|’)\s+"
-                         r"((?:[a-z-]+\s+){0,2}[a-z-]+),?\s+$")
+_OWNER_ROLE = re.compile(rf"((?:[Tt]he\s+)?{_NAMED})(?:'s|’s|'|’)\s+((?:[a-z-]+\s+){{0,2}}[a-z-]+),?\s+$")
 _WORKS = frozenset("book novel treatise play opera poem album film song painting symphony memoir atlas manual guide "
                    "collection study history textbook".split())
 _RELATIVES = frozenset("daughter son wife husband father mother brother sister pupil apprentice partner successor "
