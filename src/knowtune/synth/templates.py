@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowtune.synth.sentences import _MONTHS as _MONTH_NAMES
-from knowtune.synth.sentences import _IRREGULAR_PAST as _IRREGULAR_PASTS
+from knowtune.synth.sentences import _IRREGULAR_PAST
 from knowtune.synth.sentences import FINITE_VERB, NOT_SUBJECTS, capitalise
 from knowtune.synth.wordings import other_wordings
 
@@ -373,10 +373,10 @@ _NOT_LAST = "".join(rf"(?<!\b{w})" for w in "first last most best only own earli
                                               "great".split())
 _SUBJECT = rf"(?:(?:The|A|An)\s+[^,;:()]+?|{_NAMED}(?:['’]s?(?:\s+[a-z][\w-]*){{1,3}})?){_NOT_LAST}"
 _SUBJECT_VERB = (  # a plain subject and its verb; a verb in -s only before a word ("covers an area", not "basalt blocks,")
-    re.compile(rf"^({_SUBJECT})\s(had|has|have|was|were|is|are|{_IRREGULAR_PASTS}|[a-z]+ed)\b"),
+    re.compile(rf"^({_SUBJECT})\s(had|has|have|was|were|is|are|{_IRREGULAR_PAST}|[a-z]+ed)\b"),
     re.compile(rf"^({_SUBJECT})\s((?!(?:its|this|his|as|is|was|has|does|less|across|towards|afterwards)\b)[a-z]{{2,}}s)\s(?=[a-z0-9])"),
 )
-_PAST = re.compile(rf"^(?:was|were|had|{_IRREGULAR_PASTS}|[a-z]+ed)$")
+_PAST = re.compile(rf"^(?:was|were|had|{_IRREGULAR_PAST}|[a-z]+ed)$")
 _HAS_PART = re.compile(r"^(?:has|have|had)\s+(?:(?:a|an|its|their|his|her)\s+)?((?:[a-z-]+\s+){0,2}[a-z-]+?)(?=\s+(?:of|that|which|with)\b|,)")
 
 
@@ -466,8 +466,7 @@ def _by_role(sentence: str, span: Span) -> str | None:
     if not m or m.group(2).split()[-1] in _FUNCTION or re.search(r"(?:ed|est|ing|known)$", m.group(2)):
         return None  # "the circus' most celebrated performer": the role is a noun
     owner, role = m.group(1), m.group(2)
-    possessive = owner + ("'" if owner.endswith("s") else "'s")
-    possessive = _in_question(possessive)
+    possessive = _in_question(owner + ("'" if owner.endswith("s") else "'s"))
     be = "was" if re.search(r"\b(?:was|were|had|[a-z]{3,}ed)\b", sentence) else "is"
     if role.split()[-1] in _WORKS:
         return f"What is the title of {possessive} {role}?"
