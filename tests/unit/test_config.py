@@ -83,3 +83,28 @@ def test_every_shipped_example_config_is_valid(path):
 
 def test_there_are_example_configs():
     assert list(REPO.glob("examples/**/*.yaml"))
+
+
+def test_liger_kernel_only_when_asked_and_on_a_gpu(monkeypatch, tmp_path, caplog):
+    import importlib.util
+
+    import torch
+
+    from knowtune.train.arguments import liger_kernel
+
+    def cfg(*overrides):
+        return load_config(TrainConfig, None, [f"model={tmp_path}", f"data.train={tmp_path / 'qa.jsonl'}", *overrides])
+
+    installed = {"liger_kernel": True}
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (object() if installed[name] else None) if name in installed else real_find_spec(name, *a))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert liger_kernel(cfg()) is False  # installed on a GPU, but not asked for: off (measured slower, README)
+    assert liger_kernel(cfg("training.liger_kernel=true")) is True
+    installed["liger_kernel"] = False
+    with pytest.raises(UserError, match=r"liger-kernel is not installed; install it with: pip install 'knowtune\[liger\]'"):
+        liger_kernel(cfg("training.liger_kernel=true"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert liger_kernel(cfg("training.liger_kernel=true")) is False
+    assert "Liger Kernel runs on CUDA GPUs only" in caplog.text

@@ -86,7 +86,7 @@ def trainer_args(cfg: TrainConfig, run_dir: Path, has_eval: bool):
         report_to=_report_to(cfg),
         # knowtune.data already tokenized, masked, truncated and counted the samples.
         max_length=cfg.data.max_seq_length,
-        use_liger_kernel=liger_kernel(),
+        use_liger_kernel=liger_kernel(cfg),
         dataset_kwargs={"skip_prepare_dataset": True},
         disable_tqdm=False,
         **_engine(cfg),
@@ -130,6 +130,13 @@ def settle_batching(args, model, batching: str) -> str:
     return batching
 
 
-def liger_kernel() -> bool:
-    """Use Liger Kernel's fused layers (RMSNorm, SwiGLU, RoPE) when training on a GPU and it is installed."""
-    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+def liger_kernel(cfg: TrainConfig) -> bool:
+    """Liger Kernel's fused layers (RMSNorm, SwiGLU, RoPE), where `training.liger_kernel` asks and a GPU trains."""
+    if not cfg.training.liger_kernel:
+        return False
+    if not torch.cuda.is_available():
+        log.warning("training.liger_kernel: Liger Kernel runs on CUDA GPUs only; training without it on this CPU")
+        return False
+    if importlib.util.find_spec("liger_kernel") is None:
+        raise missing_extra("liger-kernel", "liger")
+    return True

@@ -114,6 +114,11 @@ class TrainingSettings(Strict):
     num_train_epochs: float = Field(3, gt=0, description="Epochs (ignored when max_steps > 0).")
     max_steps: int = Field(-1, description="Total optimizer steps; -1 = use num_train_epochs.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations to save memory.")
+    liger_kernel: bool = Field(
+        False, description="On a GPU, Liger Kernel's fused layers (RMSNorm, SwiGLU, RoPE; pip install "
+        "'knowtune[liger]'): less activation memory. Off by default: on one H200 it trained 3.2x slower "
+        "(benchmarks/gpu_methods.py, README). Ignored on a CPU.",
+    )
     batching: Literal["auto", "padding_free", "by_length", "padded"] = Field(
         "auto",
         description="How samples form a batch. padding_free: end to end in one row, position ids restarting at "
