@@ -67,12 +67,19 @@ def verdict(results: dict, baseline: dict | None, train_metrics: dict, threshold
 def _curve_table(selection: dict | None, basis: dict | None = None) -> list[str]:
     if not selection or not selection.get("curve"):
         return []
-    why = (f" (the verdict allows {basis['retention_drop']:.1%} of the whole suite to fall, and the base model answers "
-           f"{basis['base_share']:.0%} of it)" if basis else "")
+    if basis and basis.get("estimated"):
+        what = (f"Retention is the share of the whole suite answered, estimated from 36 questions the base model "
+                f"answers and as many it does not ({basis['base_share']:.0%} of the suite answered), so that questions "
+                f"gained count against questions lost as in the verdict. The base model's: "
+                f"{selection['base_retention']:.0%}; a checkpoint may fall {selection['tolerance']:.1%} below it, as the "
+                "verdict allows.")
+    else:
+        why = (f" (the verdict allows {basis['retention_drop']:.1%} of the whole suite to fall, and the base model answers "
+               f"{basis['base_share']:.0%} of it)" if basis else "")
+        what = (f"Retention of the base model: {selection['base_retention']:.0%}; a checkpoint may fall "
+                f"{selection['tolerance']:.1%} below it{why}.")
     rows = ["", "## Per evaluation during training", "",
-            f"Retention of the base model: {selection['base_retention']:.0%}; a checkpoint may fall "
-            f"{selection['tolerance']:.1%} below it{why}. The chosen one has the best dev accuracy among those within "
-            "(of equals, the one that kept more).",
+            f"{what} The chosen one has the best dev accuracy among those within (of equals, the one that kept more).",
             "", "| epoch | step | dev | retention | eval_loss | within tolerance | chosen |", "|---|---|---|---|---|---|---|"]
     for p in selection["curve"]:
         loss = f"{p['eval_loss']:.4f}" if p.get("eval_loss") is not None else ""

@@ -76,6 +76,19 @@ class SelectionSettings(Strict):
     tolerance: float = Field(
         1 / 12, ge=0, le=1, description="How far retention (share of suite questions answered) may fall below the base model's."
     )
+    missed: str | None = Field(
+        None, description="A QA file of suite questions the base model does not answer, with base_share (`knowtune "
+        "run` writes both): selection then also asks them and estimates the share of the whole suite answered, "
+        "base_share x (share of the 36 answered) + (1 - base_share) x (share of these answered), so that questions "
+        "gained count against questions lost as the verdict counts them.",
+    )
+    base_share: float | None = Field(None, gt=0, lt=1, description="With missed: the share of the suite the base model answers.")
+
+    @model_validator(mode="after")
+    def _missed_with_share(self):
+        if (self.missed is None) != (self.base_share is None):
+            raise ValueError("selection.missed and selection.base_share go together: set both or neither")
+        return self
 
 
 class EarlyValidation(Strict):

@@ -142,6 +142,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
             processing_class=tokenizer, callbacks=callbacks,
             generation_evals=generation_evals, eval_max_new_tokens=cfg.training.eval_max_new_tokens,
             selection_tolerance=cfg.selection.tolerance if cfg.selection.retention else None,
+            selection_share=cfg.selection.base_share if cfg.selection.retention else None,
             replay_teacher=teacher,
         )
         trainer.remove_callback(ProgressCallback)

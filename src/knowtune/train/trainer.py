@@ -18,7 +18,8 @@ from knowtune.train.loss import REPLAY_INDEX
 from knowtune.upstream import SFTTrainerInternals, trl_fused_head_runs_on
 
 
-HELDOUT, RETENTION = "heldout", "retention"  # generation evals that selection.retention adds
+HELDOUT, RETENTION, MISSED = "heldout", "retention", "retention_missed"  # generation evals that selection adds
+SUITE = f"eval_{RETENTION}_suite"  # with selection.missed: the estimated share of the whole suite answered
 # Selection asks the suite's first 36 questions at every evaluation (the suite before issue 17, so a
 # run's time stays what it was); the whole suite (knowtune eval) gives the final verdict.
 RETENTION_SELECTION_QUESTIONS = 36
@@ -53,6 +54,8 @@ def load_generation_evals(cfg: TrainConfig) -> list:
         datasets.append(load_eval_dataset(cfg.heldout, "qa", HELDOUT, system_prompt=cfg.data.system_prompt))
         datasets.append(load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", RETENTION,
                                           system_prompt=cfg.data.system_prompt, max_samples=RETENTION_SELECTION_QUESTIONS))
+        if cfg.selection.missed:
+            datasets.append(load_eval_dataset(cfg.selection.missed, "qa", MISSED, system_prompt=cfg.data.system_prompt))
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UserError(f"training.eval_datasets: two files share a name ({', '.join(names)}); rename one")
@@ -66,7 +69,8 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
     extra_columns = (REPLAY_INDEX,)  # a dataset column the collator looks the replay teacher up by
 
     def __init__(self, *args, generation_evals: list = (), eval_max_new_tokens: int = 64,
-                 selection_tolerance: float | None = None, replay_teacher: list | None = None, **kwargs):
+                 selection_tolerance: float | None = None, selection_share: float | None = None,
+                 replay_teacher: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         from knowtune.train.loss import TeacherCollator, add_hidden_output, logit_transform
 
@@ -81,6 +85,7 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         self.generation_evals = list(generation_evals)
         self.eval_max_new_tokens = eval_max_new_tokens
         self.selection_tolerance = selection_tolerance  # None: no checkpoint selection on retention
+        self.selection_share = selection_share  # the base model's share of the suite, with selection.missed
         self.baseline: dict | None = None  # the base model's evaluation, before training (train() resets the log)
 
     def _own_loss(self, inputs) -> bool:
@@ -135,8 +140,13 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
             )
             output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
         if self.selection_tolerance is not None and metric_key_prefix == "eval":
-            retention = output.metrics[f"eval_{RETENTION}_contains"]
-            base = retention if self.baseline is None else self.baseline[f"eval_{RETENTION}_contains"]
+            key = f"eval_{RETENTION}_contains"
+            if self.selection_share is not None:
+                share = self.selection_share
+                output.metrics[SUITE] = share * output.metrics[key] + (1 - share) * output.metrics[f"eval_{MISSED}_contains"]
+                key = SUITE
+            retention = output.metrics[key]
+            base = retention if self.baseline is None else self.baseline[key]
             output.metrics[SELECTION] = selection_score(
                 output.metrics[f"eval_{HELDOUT}_contains"], retention, base,
                 self.selection_tolerance,
@@ -146,7 +156,7 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
 
 def selection_summary(log_history: list[dict], tolerance: float, baseline: dict) -> dict:
     """Held-out accuracy and retention per evaluation, the base model's first (step 0), and the one selected."""
-    heldout, retention = f"eval_{HELDOUT}_contains", f"eval_{RETENTION}_contains"
+    heldout, retention = f"eval_{HELDOUT}_contains", SUITE if SUITE in baseline else f"eval_{RETENTION}_contains"
     curve = [
         {"step": h.get("step", 0), "epoch": h.get("epoch", 0.0), "heldout": h[heldout], "retention": h[retention],
          "eval_loss": h.get("eval_loss"), "score": h.get(SELECTION)}
