@@ -2,6 +2,8 @@
 
 import json
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -291,3 +293,53 @@ def test_replay_distillation_is_refused_where_the_lm_head_is_sharded(tiny_llama,
     with pytest.raises(UserError, match="replay.loss=ce"):
         make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=1.0", "distributed=fsdp")
     assert make_cfg(tiny_llama, qa_file, tmp_path, "replay.ratio=1.0", "replay.loss=ce", "distributed=fsdp")
+
+
+def test_selection_estimates_the_whole_suite_counting_gains_as_the_verdict_does():
+    from knowtune.train.trainer import SUITE, suite_estimate
+
+    share = 202 / 387  # the shipped model answers 202 of the suite's 387 questions
+    base = {"eval_retention_contains": 1.0, "eval_retention_missed_contains": 0.0}
+    # Epoch 4 of the demo corpus: 30 of the 36 answered questions kept, and 6 of 36 missed ones gained.
+    later = {"eval_retention_contains": 30 / 36, "eval_retention_missed_contains": 6 / 36}
+    assert suite_estimate(base, share) == pytest.approx(share)
+    fall = suite_estimate(base, share) - suite_estimate(later, share)
+    assert fall == pytest.approx(share * 6 / 36 - (1 - share) * 6 / 36)  # 6 lost, 6 gained: almost no fall
+    assert fall < 1 / 12  # within the verdict's tolerance, where the 36 answered alone (6 lost: 17%) were not
+    # selection_summary reads the estimate where the evaluations have it.
+    history = [{"step": s, "epoch": e, "eval_heldout_contains": h, "eval_retention_contains": r, SUITE: suite_estimate(
+        {"eval_retention_contains": r, "eval_retention_missed_contains": m}, share), "eval_loss": 1.0,
+        "eval_selection": selection_score(h, suite_estimate({"eval_retention_contains": r,
+                                                             "eval_retention_missed_contains": m}, share), share, 1 / 12)}
+               for s, e, h, r, m in [(0, 0, 0.0, 1.0, 0.0), (25, 1, 0.8, 33 / 36, 1 / 36), (50, 2, 0.93, 30 / 36, 6 / 36)]]
+    summary = selection_summary(history[1:], 1 / 12, history[0])
+    assert summary["base_retention"] == pytest.approx(share)
+    assert [p["within_tolerance"] for p in summary["curve"]] == [True, True, True]
+    assert summary["chosen_step"] == 50
+
+
+def test_run_asks_selection_36_suite_questions_the_base_model_misses(tmp_path, monkeypatch):
+    from knowtune.evaluate.eval_data import suite_path
+    from knowtune.experiments.job import RunConfig, _base_suite
+
+    suite = Path(suite_path("general_knowledge.jsonl")).read_text(encoding="utf-8").splitlines()
+    answered = set(range(0, len(suite), 2))  # a base model that answers every other question
+
+    def evaluate(cfg, **kwargs):
+        out = Path(cfg.output_dir) / "predictions"
+        out.mkdir(parents=True)
+        out.joinpath("general_knowledge.jsonl").write_text("".join(
+            json.dumps({"index": i, "contains": float(i in answered)}) + "\n" for i in reversed(range(len(suite)))))
+        return {"results": {"model": {"general_knowledge": {"contains": len(answered) / len(suite)}}}}
+
+    monkeypatch.setattr("knowtune.evaluate.run.run", evaluate)
+    cfg = RunConfig.model_validate({"train_data": [str(tmp_path / "t.jsonl")]})
+    share, missed = _base_suite(cfg, SimpleNamespace(model="m", trust_remote_code=False), tmp_path)
+    assert share == pytest.approx(len(answered) / len(suite))
+    lines = missed.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 36 and len(set(lines)) == 36
+    assert all(line in suite and suite.index(line) not in answered for line in lines)
+    assert suite.index(lines[0]) < 10 and suite.index(lines[-1]) > len(suite) - 20  # spread over the whole suite
+    # A base model that answers every question (or none) leaves nothing to ask: the old tolerance applies.
+    answered = set(range(len(suite)))
+    assert _base_suite(cfg, SimpleNamespace(model="m", trust_remote_code=False), tmp_path / "all")[1] is None

@@ -36,6 +36,12 @@ def selection_score(heldout: float, retention: float, base_retention: float, tol
     return retention - 2.0 + heldout * 1e-4
 
 
+def suite_estimate(metrics: dict, base_share: float) -> float:
+    """The share of the whole retention suite answered, from the two parts selection asks: questions the base
+    model answers (a `base_share` of the suite) and questions it does not, each answered share weighted by its part."""
+    return base_share * metrics[f"eval_{RETENTION}_contains"] + (1 - base_share) * metrics[f"eval_{MISSED}_contains"]
+
+
 def load_generation_evals(cfg: TrainConfig) -> list:
     """Read and check the datasets at setup, before anything is trained."""
     from knowtune.evaluate.eval_data import load_eval_dataset
@@ -142,8 +148,7 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         if self.selection_tolerance is not None and metric_key_prefix == "eval":
             key = f"eval_{RETENTION}_contains"
             if self.selection_share is not None:
-                share = self.selection_share
-                output.metrics[SUITE] = share * output.metrics[key] + (1 - share) * output.metrics[f"eval_{MISSED}_contains"]
+                output.metrics[SUITE] = suite_estimate(output.metrics, self.selection_share)
                 key = SUITE
             retention = output.metrics[key]
             base = retention if self.baseline is None else self.baseline[key]
