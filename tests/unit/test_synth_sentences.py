@@ -593,3 +593,11 @@ def test_the_first_word_of_a_things_name_alone_is_the_thing():
                      "days. Dunmore's walls are of granite.")
     assert facts[1] == "Dunmore Castle withstood a siege of 40 days during the war of 1644."
     assert facts[2] == "Dunmore Castle's walls are of granite."
+
+
+def test_a_pronoun_after_an_opening_phrase_is_the_topic():
+    facts = facts_of("The Orrin Lifeboat Station is a rescue station in Dalby. During the great January gale of 1953, "
+                     "its crew saved 37 people from a stranded collier. Housed in a former boathouse on Quay Street, it holds two boats.")
+    assert facts[1] == ("During the great January gale of 1953, the Orrin Lifeboat Station's crew saved 37 people from a "
+                        "stranded collier.")
+    assert facts[2] == "Housed in a former boathouse on Quay Street, the Orrin Lifeboat Station holds two boats."

@@ -324,8 +324,15 @@ class _Context:
                     # barometer" of a named maker are not the maker's.
                     self.topic.split()[-1].islower() and not self.topic_is_person
                     and re.match(r"^(?=[A-Z][a-z]+s\s+(?!(?:and|or|of|from|in|at|on|with|who|that)\b)[a-z])", text))
-                text = f"{_possessive(self.topic)} {text[owned.end():owned.end() + 1].lower()}{text[owned.end() + 1:]}" \
-                    if owned else f"{self.topic}: {text}"
+                if owned:
+                    text = f"{_possessive(self.topic)} {text[owned.end():owned.end() + 1].lower()}{text[owned.end() + 1:]}"
+                elif m := re.search(r",\s+(it|its)\s+(?=[a-z])", text):
+                    # "During the great gale of 1953, its crew rescued ...", "Housed in a warehouse, it seats 214": the
+                    # pronoun starts the main clause after an opening phrase the patterns above did not take.
+                    ref = _mid_sentence(thing)
+                    text = f"{text[:m.start()]}, {ref if m.group(1) == 'it' else _possessive(ref)} {text[m.end():]}"
+                else:
+                    text = f"{self.topic}: {text}"
                 lent = bool(owned)  # a later "its" still means the topic, not "the topic's crossing"
             subject = _en_subject(text)
             if opener and aside and subject and text.startswith(subject):
