@@ -251,9 +251,10 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
         drop = cfg.thresholds.retention_drop
         if missed:
             selection = {"tolerance": drop, "missed": str(missed), "base_share": share}
+            asked = len(missed.read_text(encoding="utf-8").splitlines())
             print(f"Selection: a checkpoint's share of the retention suite, estimated from 36 questions the base model "
-                  f"answers and {sum(1 for _ in open(missed))} it does not ({share:.0%} of the suite answered), may fall "
-                  f"{drop:.1%}, as the verdict allows", flush=True)
+                  f"answers and {asked} it does not ({share:.0%} of the suite answered), may fall {drop:.1%}, as the "
+                  "verdict allows", flush=True)
         else:  # the base model answers all of the suite or none of it
             selection = {"tolerance": selection_tolerance(drop, share)}
             print(f"Selection: a checkpoint may answer {selection['tolerance']:.1%} fewer of the retention questions "
