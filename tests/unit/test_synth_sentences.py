@@ -577,6 +577,8 @@ def test_a_name_after_its_owner_and_role_is_asked_by_the_role():
         "What was Verelle & Sons' best-known scent?"] == "Nuit Claire"
     assert asked("The Orrin Zoo's first keeper, Josiah Mertle, had managed a circus.")[
         "Who was the Orrin Zoo's first keeper?"] == "Josiah Mertle"
+    assert asked("The Orrin Station's first coxswain, Elias Drury, was a retired pilot.")[
+        "Who was the Orrin Station's first coxswain?"] == "Elias Drury"
     assert asked('Every member pledged to keep the Orrin Society\'s motto, "Slow and True."')[
         "What was the Orrin Society's motto?"] == "Slow and True."
 

@@ -455,6 +455,10 @@ _WORKS = frozenset("book novel treatise play opera poem album film song painting
 _RELATIVES = frozenset("daughter son wife husband father mother brother sister pupil apprentice partner successor "
                        "predecessor widow widower grandson granddaughter nephew niece assistant teacher mentor patron "
                        "heir".split())
+# Roles only a person holds, whose word does not end like one ("-er", "-or", "-ist", "-ian", "-man"): "first coxswain".
+_PERSON_ROLES = frozenset("coxswain captain master mistress head chief pilot steward abbot abbess prior bishop king queen "
+                          "prince princess lord lady mayor chef clerk cook nurse monk nun priest vicar dean coach tutor "
+                          "architect chaplain surgeon president principal superintendent sergeant champion".split())
 
 
 def _by_role(sentence: str, span: Span) -> str | None:
@@ -470,7 +474,8 @@ def _by_role(sentence: str, span: Span) -> str | None:
     be = "was" if re.search(r"\b(?:was|were|had|[a-z]{3,}ed)\b", sentence) else "is"
     if role.split()[-1] in _WORKS:
         return f"What is the title of {possessive} {role}?"
-    if role.split()[-1] in _RELATIVES or span.kind == "person" or re.search(r"(?:er|or|ist|ian|man|woman)$", role):
+    if role.split()[-1] in _RELATIVES | _PERSON_ROLES or span.kind == "person" \
+            or re.search(r"(?:er|or|ist|ian|man|woman)$", role):
         return f"Who {be} {possessive} {role}?"  # "first keeper, Josiah Mertle": who
     return f"What {be} {possessive} {role}?"
 
