@@ -603,3 +603,12 @@ def test_a_pronoun_after_an_opening_phrase_is_the_topic():
     assert facts[1] == ("During the great January gale of 1953, the Orrin Lifeboat Station's crew saved 37 people from a "
                         "stranded collier.")
     assert facts[2] == "Housed in a former boathouse on Quay Street, the Orrin Lifeboat Station holds two boats."
+
+
+def test_an_aside_with_an_apposition_is_a_fact_and_a_later_its_is_the_topic_named_last():
+    facts = facts_of("The Orrin Silk Farm is an estate near Dalby. Founded in 1812 by Cara Orrin, a widow from a family "
+                     "of merchants, it began with 600 mulberry trees. In 1854 an outbreak of disease wiped out the stock, "
+                     "and the farm survived by importing eggs. Its reeling mill employed 120 women.")
+    assert "The Orrin Silk Farm was founded in 1812 by Cara Orrin, a widow from a family of merchants." in facts
+    assert "The Orrin Silk Farm began with 600 mulberry trees." in facts
+    assert facts[-1] == "The Orrin Silk Farm's reeling mill employed 120 women."

@@ -53,7 +53,7 @@ _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalise
 # schoolmaster, was born ...".
 # "Having saved for a decade, she ..." is one too ("In 1889, having saved ..., she opened ...": behind the time).
 _ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Built|Made|Known|Grown|Founded|Located|"
-                           r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:\s[^\s.;:,]+){1,12}?,?|"
+                           r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:,?\s[^\s.;:,]+){1,20}?,?|"
                            r"(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
                            r"\s+(?=(?:he|she|it|they)\s+[a-z])")
 # A verb in an opening phrase makes it a clause; an -ed word after "of", "the" ... is an adjective ("With the spread
@@ -352,7 +352,12 @@ class _Context:
         # "its" means ("The observatory's telescope ... It has a 40 cm lens" is the telescope).
         abstract = self.topic and subject and re.fullmatch(
             rf"{re.escape(_possessive(self.topic))}\s+(?:{_RELATIONAL}|[a-z]+(?:ence|ance|ship|tion|ment|ity))", subject)
-        if subject and subject != self.person and not abstract and (
+        # "An outbreak of disease wiped out the stock, and the Orvasso Silk Farm survived ...; Its reeling mill ...": the
+        # topic named after the subject is what a later "its" means.
+        later = self.topic and subject and text.startswith(subject) and self._mentions_topic(text[len(subject):])
+        if later and subject not in self.topic:
+            self.last_thing = None
+        elif subject and subject != self.person and not abstract and (
                 subject.split()[0] in ("The", "A", "An") or subject in self.topic):
             self.last_thing = subject
         # The last person named, for a later "he"/"she": a title ("Dr. Ansel Moriquet"), or a name after a role
@@ -532,7 +537,8 @@ class _Context:
 # sent ..." also states "Ilse Varnholm was born on 4 March 1862 in Skelvik." (asked "Where was Ilse Varnholm born?").
 _ASIDE_OF_SUBJECT = re.compile(
     r"^((?:The\s+)?[A-Z][^,:;()]{0,60}?),\s+((?:born|built|founded|made|designed|named|located|known|trained|educated|"
-    r"raised|established|completed|erected|cast|carved|written|published|a|an|the)\s[^,;]*?),\s+"
+    r"raised|established|completed|erected|cast|carved|written|published|a|an|the)\s[^,;]*?"
+    r"(?:,\s+(?:a|an|the)\s[^,;]*?)?),\s+"  # "founded in 1812 by Caterina Orvasso, a widow from Genoa, began"
     rf"(?={FINITE_VERB}\b)")
 
 
