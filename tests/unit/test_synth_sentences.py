@@ -612,3 +612,9 @@ def test_an_aside_with_an_apposition_is_a_fact_and_a_later_its_is_the_topic_name
     assert "The Orrin Silk Farm was founded in 1812 by Cara Orrin, a widow from a family of merchants." in facts
     assert "The Orrin Silk Farm began with 600 mulberry trees." in facts
     assert facts[-1] == "The Orrin Silk Farm's reeling mill employed 120 women."
+
+
+def test_a_collection_or_estate_in_a_sentence_that_does_not_name_the_topic_is_the_topics():
+    facts = facts_of("The Orrin Falconry School is a school near Dalby. Over the following decades the collection grew to "
+                     "63 birds.")
+    assert facts[1] == "Over the following decades the Orrin Falconry School's collection grew to 63 birds."

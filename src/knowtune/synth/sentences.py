@@ -99,7 +99,8 @@ _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from
 _ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
 # What a thing has ("the population" of a document about a beetle is the beetle's).
 _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
-               "recipe|designer|builder|architect|crew|origins")
+               "recipe|designer|builder|architect|crew|origins|collection|archive|archives|grounds|premises|site|"
+               "estate|fleet|herd|flock|catalogue|repertoire|output|exports")
 # A sentence that opens with what is done, no article, before its verb: "Production had nearly ceased ...",
 # "Construction began in 1850", "Attendance fell ...": of a document's topic, the topic's.
 _ACTIVITY = re.compile(r"^(?!Having\b|Being\b)([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+"
