@@ -618,3 +618,5 @@ def test_a_collection_or_estate_in_a_sentence_that_does_not_name_the_topic_is_th
     facts = facts_of("The Orrin Falconry School is a school near Dalby. Over the following decades the collection grew to "
                      "63 birds.")
     assert facts[1] == "Over the following decades the Orrin Falconry School's collection grew to 63 birds."
+    assert facts_of("The Orrin Ropewalk is a rope factory in Dalby. Commercial production ended in 1953.")[1] == \
+        "The Orrin Ropewalk's commercial production ended in 1953."

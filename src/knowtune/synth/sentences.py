@@ -103,7 +103,8 @@ _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|h
                "estate|fleet|herd|flock|catalogue|repertoire|output|exports")
 # A sentence that opens with what is done, no article, before its verb: "Production had nearly ceased ...",
 # "Construction began in 1850", "Attendance fell ...": of a document's topic, the topic's.
-_ACTIVITY = re.compile(r"^(?!Having\b|Being\b)([A-Z][a-z]+(?:tion|ment|ance|ence|ship|ing))\s+"
+_ACTIVITY = re.compile(r"^(?!Having\b|Being\b)((?:[A-Z][a-z]+(?:al|ar|ic|ous|ive)\s+[a-z]+|[A-Z][a-z]+)"
+                       r"(?:tion|ment|ance|ence|ship|ing))\s+"  # "Commercial production ended in 1953"
                        r"(?=(?:had|has|was|were|is|began|fell|rose|grew|[a-z]+ed)\b)")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
