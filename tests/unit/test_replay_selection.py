@@ -343,3 +343,19 @@ def test_run_asks_selection_36_suite_questions_the_base_model_misses(tmp_path, m
     # A base model that answers every question (or none) leaves nothing to ask: the old tolerance applies.
     answered = set(range(len(suite)))
     assert _base_suite(cfg, SimpleNamespace(model="m", trust_remote_code=False), tmp_path / "all")[1] is None
+
+
+def test_a_resumed_run_measures_the_baseline_again_when_it_lacks_the_suite_estimate(tmp_path):
+    from knowtune.train.recipe import _selection_baseline
+    from knowtune.train.trainer import SUITE
+
+    (tmp_path / "selection_baseline.json").write_text(json.dumps({"eval_retention_contains": 1.0}))  # an older run's
+    fresh = {"eval_retention_contains": 1.0, "eval_retention_missed_contains": 0.0, SUITE: 0.52}
+    trainer = SimpleNamespace(selection_share=0.52, evaluate=lambda: fresh, args=SimpleNamespace(process_index=0))
+    assert _selection_baseline(trainer, tmp_path, tmp_path / "checkpoint-4", lambda *a: None) == fresh
+    assert json.loads((tmp_path / "selection_baseline.json").read_text()) == fresh
+    trainer.evaluate = lambda: pytest.fail("the kept baseline has the estimate: nothing to ask again")
+    assert _selection_baseline(trainer, tmp_path, tmp_path / "checkpoint-4", lambda *a: None) == fresh
+    trainer.selection_share = None  # no estimate wanted: an older baseline is kept as it is
+    (tmp_path / "selection_baseline.json").write_text(json.dumps({"eval_retention_contains": 1.0}))
+    assert _selection_baseline(trainer, tmp_path, tmp_path / "checkpoint-4", lambda *a: None) == {"eval_retention_contains": 1.0}

@@ -23,7 +23,7 @@ from knowtune.train.config import TrainConfig
 from knowtune.train.distributed import check_engine, datasets_once, loading_alone, on_main
 from knowtune.train.methods import build_model
 from knowtune.train.projection import BudgetProjection
-from knowtune.train.trainer import selection_summary
+from knowtune.train.trainer import SUITE, selection_summary
 from knowtune.upstream import check as check_upstream
 
 log = logging.getLogger("knowtune")
@@ -218,7 +218,9 @@ def _selection_baseline(trainer, run_dir: Path, resume_from: Path | None, say) -
     """The base model's held-out accuracy and retention: measured before training, kept for a resume."""
     path = run_dir / "selection_baseline.json"
     if resume_from and path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if trainer.selection_share is None or SUITE in kept:  # a run begun before selection estimated the suite: again
+            return kept
     say("Evaluating the base model first (held-out questions and retention): the baseline for selection")
     baseline = trainer.evaluate()
     if trainer.args.process_index == 0:
