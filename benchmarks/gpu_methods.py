@@ -30,18 +30,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_throughput import PeakMemory, StepTimer, knowtune_trainer, qa_records  # noqa: E402
+from train_throughput import SHAPES, PeakMemory, StepTimer, knowtune_trainer, qa_records, random_model  # noqa: E402
 
 from knowtune.fileio import write_json, write_jsonl  # noqa: E402
 from knowtune.models import load_tokenizer, resolve_model  # noqa: E402
 from knowtune.train.config import TrainConfig  # noqa: E402
 
-SHAPES = {  # the published configs' shapes
-    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2),
-    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                         num_key_value_heads=2),
-}
 VARIANTS = {  # name: config overrides
     "lora": {},
     "lora-liger": {"training": {"liger_kernel": True}},
@@ -49,21 +43,6 @@ VARIANTS = {  # name: config overrides
     "qlora": {"method": "qlora"},
     "full": {"method": "full"},
 }
-
-
-def random_model(folder: Path, shape: str, tokenizer) -> str:
-    """A randomly initialised Qwen2 model of `shape`, saved in bf16 with `tokenizer` (made once)."""
-    from transformers import AutoModelForCausalLM, Qwen2Config
-
-    if not (folder / "config.json").exists():
-        config = Qwen2Config(**SHAPES[shape], vocab_size=151936, max_position_embeddings=32768, rope_theta=1000000.0,
-                             tie_word_embeddings=True, rms_norm_eps=1e-6)
-        torch.manual_seed(0)
-        with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 def config(folder: Path, model_path: str, variant: str, steps: int, batch_size: int, max_len: int) -> TrainConfig:

@@ -71,16 +71,26 @@ def qa_records(n: int, max_context: int, seed: int) -> list[dict]:
              "answer": some(rng.randint(1, 6))} for _ in range(n)]
 
 
-def random_qwen_05b(folder: Path, tokenizer) -> str:
-    """A randomly initialised model of Qwen2.5-0.5B's shape (nothing downloaded), saved with `tokenizer`."""
+SHAPES = {  # the published Qwen2.5 configs' shapes (vocabulary 151936, tied embeddings)
+    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                         num_key_value_heads=2),
+    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                         num_key_value_heads=2),
+}
+
+
+def random_model(folder: Path, shape: str, tokenizer) -> str:
+    """A randomly initialised Qwen2 model of `shape` (nothing downloaded), saved in bf16 with `tokenizer`, once."""
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    config = Qwen2Config(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
-                         rope_theta=1000000.0, tie_word_embeddings=True, rms_norm_eps=1e-6)
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    if not (folder / "config.json").exists():
+        config = Qwen2Config(**SHAPES[shape], vocab_size=151936, max_position_embeddings=32768, rope_theta=1000000.0,
+                             tie_word_embeddings=True, rms_norm_eps=1e-6)
+        torch.manual_seed(0)
+        with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
     return str(folder)
 
 
@@ -182,8 +192,7 @@ def workload(folder: Path, records: int, steps: int, batch_size: int, max_len: i
     model_path = resolve_model("smollm2-135m-instruct")
     tokenizer = load_tokenizer(model_path, False)
     if gpu:
-        shaped = folder / "qwen2.5-0.5b-shape"  # made once, by the parent process
-        model_path = str(shaped) if shaped.exists() else random_qwen_05b(shaped, tokenizer)
+        model_path = random_model(folder / "qwen2.5-0.5b-shape", "qwen2.5-0.5b", tokenizer)  # made once, by the parent
     data = folder / "train.jsonl"
     if not data.exists():
         write_jsonl(data, qa_records(records, max_context, seed=0))

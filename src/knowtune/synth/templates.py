@@ -459,6 +459,7 @@ _RELATIVES = frozenset("daughter son wife husband father mother brother sister p
 _PERSON_ROLES = frozenset("coxswain captain master mistress head chief pilot steward abbot abbess prior bishop king queen "
                           "prince princess lord lady mayor chef clerk cook nurse monk nun priest vicar dean coach tutor "
                           "architect chaplain surgeon president principal superintendent sergeant champion".split())
+_WHO_ROLES = _RELATIVES | _PERSON_ROLES
 
 
 def _by_role(sentence: str, span: Span) -> str | None:
@@ -474,8 +475,7 @@ def _by_role(sentence: str, span: Span) -> str | None:
     be = "was" if re.search(r"\b(?:was|were|had|[a-z]{3,}ed)\b", sentence) else "is"
     if role.split()[-1] in _WORKS:
         return f"What is the title of {possessive} {role}?"
-    if role.split()[-1] in _RELATIVES | _PERSON_ROLES or span.kind == "person" \
-            or re.search(r"(?:er|or|ist|ian|man|woman)$", role):
+    if role.split()[-1] in _WHO_ROLES or span.kind == "person" or re.search(r"(?:er|or|ist|ian|man|woman)$", role):
         return f"Who {be} {possessive} {role}?"  # "first keeper, Josiah Mertle": who
     return f"What {be} {possessive} {role}?"
 
