@@ -215,6 +215,21 @@ def test_generation_metrics_for_the_trainer(tiny_llama, data):
 
 
 @pytest.mark.slow
+def test_sets_asked_together_score_as_asked_apart_in_one_pass(tiny_llama, data, monkeypatch):
+    qa, _, ner = data
+    from knowtune.evaluate import scoring
+    model, tokenizer = load_model(str(tiny_llama)), load_tokenizer(str(tiny_llama))
+    sets = [load_eval_dataset(str(qa)), load_eval_dataset(str(ner))]
+    apart = [generation_metrics(model, tokenizer, d, batch_size=16, max_new_tokens=6) for d in sets]
+    passes = []
+    decode = scoring.generate_batches
+    monkeypatch.setattr(scoring, "generate_batches", lambda *a, **k: passes.append(len(a[2])) or decode(*a, **k))
+    together = scoring.generation_metrics_together(model, tokenizer, sets, batch_size=16, max_new_tokens=6)
+    assert together == [{k: pytest.approx(v) for k, v in m.items()} for m in apart]
+    assert passes == [sum(len(d.items) for d in sets)]
+
+
+@pytest.mark.slow
 def test_out_of_memory_halves_the_batch_and_reports_the_size(tiny_llama, data, monkeypatch):
     qa, _, _ = data
     from knowtune.models import generate as decoding

@@ -142,12 +142,13 @@ def test_training_keeps_the_checkpoint_selection_chooses(tiny_llama, qa_file, tm
     script = {"heldout": [0.0, 0.5, 1.0, 0.75, 0.5], "retention": [1.0, 1.0, 0.5, 0.95, 0.95]}
     calls = {"heldout": 0, "retention": 0}
 
-    def scripted(model, tokenizer, dataset, **kwargs):
-        value = script[dataset.name][calls[dataset.name]]
-        calls[dataset.name] += 1
-        return {"exact_match": value, "f1": value, "contains": value}
+    def scripted(model, tokenizer, datasets, **kwargs):  # the trainer asks every set of an evaluation at once
+        values = [script[dataset.name][calls[dataset.name]] for dataset in datasets]
+        for dataset in datasets:
+            calls[dataset.name] += 1
+        return [{"exact_match": value, "f1": value, "contains": value} for value in values]
 
-    monkeypatch.setattr("knowtune.evaluate.scoring.generation_metrics", scripted)
+    monkeypatch.setattr("knowtune.evaluate.scoring.generation_metrics_together", scripted)
     from knowtune.train.run import run
 
     result = run(make_cfg(tiny_llama, qa_file, tmp_path, f"heldout={qa_file}", "selection.retention=true",

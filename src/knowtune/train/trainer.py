@@ -132,7 +132,7 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         # Trainer.evaluate logs output.metrics and hands them to the callbacks (early stopping)
         # and to the best-checkpoint choice right after this returns: the one place to add them.
         output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
-        from knowtune.evaluate.scoring import generation_metrics
+        from knowtune.evaluate.scoring import generation_metrics_together
         from knowtune.models.generate import GENERATION_BATCH
 
         # Answers on a CPU: wide batches whose finished rows leave them (knowtune.models.generate), however
@@ -140,10 +140,10 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         rows = self.args.per_device_eval_batch_size
         if self.model.device.type == "cpu":
             rows = max(rows, GENERATION_BATCH)
-        for dataset in self.generation_evals:
-            scores = generation_metrics(
-                self.model, self.processing_class, dataset, batch_size=rows, max_new_tokens=self.eval_max_new_tokens,
-            )
+        # All sets in one decoding pass, fewer and fuller batches (docs/evaluation.md, Generation).
+        every = generation_metrics_together(self.model, self.processing_class, self.generation_evals,
+                                            batch_size=rows, max_new_tokens=self.eval_max_new_tokens)
+        for dataset, scores in zip(self.generation_evals, every):
             output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
         if self.selection_tolerance is not None and metric_key_prefix == "eval":
             key = f"eval_{RETENTION}_contains"
