@@ -620,3 +620,35 @@ def test_a_collection_or_estate_in_a_sentence_that_does_not_name_the_topic_is_th
     assert facts[1] == "Over the following decades the Orrin Falconry School's collection grew to 63 birds."
     assert facts_of("The Orrin Ropewalk is a rope factory in Dalby. Commercial production ended in 1953.")[1] == \
         "The Orrin Ropewalk's commercial production ended in 1953."
+
+
+def test_a_first_sentence_that_names_its_person_in_an_opening_clause_is_about_them():
+    facts = facts_of("When Mara Quell first reached the Harnow Signal Station in 1931, she was a nineteen-year-old clerk. "
+                     "Born in 1912 in the port of Elsby, she studied telegraphy at the Orrin College. She retired in 1970.")
+    assert facts[0] == "Mara Quell was a nineteen-year-old clerk when she first reached the Harnow Signal Station in 1931."
+    assert "Mara Quell was born in 1912 in the port of Elsby." in facts
+    assert facts[-1] == "Mara Quell retired in 1970."
+
+
+def test_a_first_sentence_about_whoever_passes_is_about_its_object():
+    facts = facts_of("Anyone crossing the green at Elm Row will pass a narrow stone chapel beside Gate 3 of the Orrin Dock. "
+                     "It was built in 1822 for a former miller named Ode Varr. His sons sold it to the Dock Chapel Trust. "
+                     "The chapel now holds 60 people.")
+    assert facts[1] == "The chapel beside Gate 3 of the Orrin Dock was built in 1822 for a former miller named Ode Varr."
+    assert facts[2] == "Ode Varr's sons sold it to the Dock Chapel Trust."  # a person "named" is who "his" means
+    assert facts[3] == "The chapel beside Gate 3 of the Orrin Dock now holds 60 people."
+
+
+def test_a_firm_named_after_its_founder_keeps_its_name_and_a_relative_clause_is_no_second_clause():
+    facts = facts_of("Grell & Otto was a maker of kitchen scales in Dalby. It was founded in 1890 by Hanna Grell, a "
+                     "clockmaker, and her cousin Pia Otto, who had sold lamps. The firm's first scales were made of brass.")
+    assert facts[1] == ("Grell & Otto was founded in 1890 by Hanna Grell, a clockmaker, and her cousin Pia Otto, who had "
+                        "sold lamps.")
+    assert facts[2] == "Grell & Otto's first scales were made of brass."  # not "Hanna Grell & Otto's"
+    assert len(facts) == 3
+
+
+def test_a_measure_in_a_relative_clause_is_not_asked_of_the_subject():
+    asked = {q.text for q in fact_questions("Mara Quell took a post at the station, which sits 3,140 metres above sea "
+                                            "level.", "en", is_common)}
+    assert not any(q.startswith(("How high was Mara Quell", "What was the height of Mara Quell")) for q in asked)

@@ -96,7 +96,7 @@ NOT_SUBJECTS = frozenset(
 )
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
-_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
+_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
 # What a thing has ("the population" of a document about a beetle is the beetle's).
 _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
                "recipe|designer|builder|architect|crew|origins|collection|archive|archives|grounds|premises|site|"
@@ -106,6 +106,18 @@ _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|h
 _ACTIVITY = re.compile(r"^(?!Having\b|Being\b)((?:[A-Z][a-z]+(?:al|ar|ic|ous|ive)\s+[a-z]+|[A-Z][a-z]+)"
                        r"(?:tion|ment|ance|ence|ship|ing))\s+"  # "Commercial production ended in 1953"
                        r"(?=(?:had|has|was|were|is|began|fell|rose|grew|[a-z]+ed)\b)")
+# A first sentence that names its topic inside an opening clause and then says "she"/"it": "When Henrike Solvang climbed
+# to the observatory in 1952, she was a technician ..." is about Henrike Solvang.
+_FIRST_CLAUSE_THEN_PRONOUN = re.compile(r"^(When|While|As|After|Before|Although|Though|Once|Since|Until|Because)\s+"
+                                        r"([^,]{3,160}),\s+(he|she|it|they)\s+(?=[a-z])")
+# A first sentence whose subject is whoever comes by: "Anyone walking the towpath will pass a squat brick cottage beside
+# Lock 14 of the Vennick Canal." is about the cottage, its object.
+_PASSER_BY = re.compile(r"^(?:Anyone|Anybody|Everyone|Everybody|Visitors|Travellers|Travelers|Tourists|Walkers|Hikers|"
+                        r"You|People|Passers-by|Guests|Drivers|Motorists|Readers)\b")
+_PLACED_THING = re.compile(r"\b(?:a|an|the)\s+(?:[a-z-]+\s+){0,3}?([a-z]{3,})\s+((?:beside|of|on|at|near|in|by|above|below|"
+                           r"overlooking|along|across|outside|inside|off|under)\s+(?:the\s+)?[A-Z][\w'’-]*"
+                           r"(?:\s+(?:[A-Z0-9][\w'’-]*|of|the|on|upon|de|la))*)")
+_NAMED_THING = re.compile(r"the\s+((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)")
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -230,6 +242,7 @@ class _Context:
         self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
         self.people: set[str] = set()  # the persons named so far ("Edmund Tarrow"): a later bare "Tarrow" is them
         self.described = False
+        self.placed = False  # the topic is a thing by its place ("The cottage beside Lock 14 of ..."), named by its noun
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
         self.source = ""  # the whole document as written
 
@@ -251,7 +264,41 @@ class _Context:
                 return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
         return "", sentence, False
 
+    def _first_sentence(self, sentence: str) -> str:
+        """The document's first sentence, its topic found where its subject is not it: a name inside an opening clause
+        that the main clause calls "she" or "it" (the clause then goes behind: "Henrike Solvang was ... when she
+        climbed ..."), or the object of a passer-by ("Anyone ... will pass a cottage beside Lock 14 of ...")."""
+        if m := _FIRST_CLAUSE_THEN_PRONOUN.match(sentence):
+            person = m.group(3) in ("he", "she")
+            names = re.findall(r"(?<![\w'’])((?:[A-Z][\w'’-]*\s+){1,3}[A-Z][\w'’-]*)" if person else
+                               r"(?<![\w'’])(?:the\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", m.group(2))
+            if names:
+                name = names[0]
+                named = ("" if person or not re.search(rf"\bthe {re.escape(name)}", m.group(2)) else "The ") + name
+                clause = re.sub(rf"(?:\bthe\s+)?{re.escape(name)}", m.group(3), m.group(2), count=1)
+                rest = sentence[m.end():]
+                end = re.search(r"[.!?]?$", rest)
+                self.topic = named
+                if person:
+                    self.topic_pronoun = m.group(3)
+                return f"{named} {rest[: end.start()]} {m.group(1).lower()} {clause}{end.group() or '.'}"
+        if _PASSER_BY.match(sentence) and (verb := _VERB_AFTER_SUBJECT.search(sentence)):
+            after = sentence[verb.end():]
+            after = after[re.match(r"(?:\s+(?!(?:the|a|an)\b)[a-z]+){0,2}\s*", after).end():]  # "(will) pass", "(can) see"
+            if named := _NAMED_THING.match(after):
+                self.topic = "The " + named.group(1)
+            elif placed := _PLACED_THING.match(after):
+                noun = placed.group(1)
+                where = re.sub(r"(?:\s+(?:of|the|on|upon|de|la))+$", "", placed.group(2))
+                self.topic = f"The {noun} {where}"
+                self.kind, self.described, self.placed = noun, True, True  # its noun, not the place's ("the canal")
+                self.topic_nouns.add(noun)
+                self.aliases.append(f"the {noun}")
+        return sentence
+
     def _en(self, sentence: str) -> str:
+        if self.topic is None:
+            sentence = self._first_sentence(sentence)
         opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
         second = ""  # "In 1889, having saved for nearly a decade, she opened ...": an aside after the time
         if opener and not aside and (m := _ASIDE_OPENER.match(text)):
@@ -447,8 +494,12 @@ class _Context:
             surname = person.split()[-1]
             if len(person.split()) < 2 or surnames.count(surname) > 1 or person in text:
                 continue
+            # not inside the topic's own name ("Pellworth & Daye", a firm named after its founder Samuel Pellworth)
+            inside = [(t.start(), t.end()) for t in re.finditer(re.escape(re.sub(r"^(?:The|A|An) ", "", self.topic or "-")), text)]
             for m in re.finditer(rf"\b{re.escape(surname)}\b(?!\s+[A-Z])", text):
                 before = re.search(r"([A-Z][\w'’.-]*)\s+$", text[: m.start()])
+                if any(a <= m.start() < b for a, b in inside) and person not in (self.topic or ""):
+                    continue
                 if not before or before.group(1) in NOT_SUBJECTS:  # not a name's last word ("Lady Tarrow")
                     return self._full_names(text[: m.start()] + person + text[m.end():])
         return text
@@ -480,6 +531,8 @@ class _Context:
 
     def _mentions_topic(self, text: str) -> bool:
         """Whether the text names the topic: one of its capitalised words ("Quillmere"), not "a paper lantern"."""
+        if self.placed:  # "the Lock Fourteen Trust" is not the cottage beside Lock 14
+            return bool(re.search(rf"\b{re.escape(self.kind)}\b", text, re.IGNORECASE))
         names = set(re.findall(r"\b[A-Z][a-z]+", self.topic or "")) - {"The", "A", "An", "Dr", "Mr", "Mrs", "Ms"}
         bare = re.sub(r"^(?:The|A|An) ", "", self.topic or "").lower()  # "The copper-backed marsh beetle" too
         return bool(names & set(re.findall(r"\b[A-Z][a-z]+", text))) or bool(bare and bare in text.lower())
@@ -587,7 +640,10 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
             extra += [aside] if aside else []
         second = _SECOND_CLAUSE.search(original) if lang == "en" else None
         rest = original[second.start(1):] if second else ""
-        if rest and _VERB_AFTER_SUBJECT.search(rest) and not re.search(r"[;:]", rest):
+        verb = _VERB_AFTER_SUBJECT.search(rest)
+        # a clause: its verb not in a relative clause ("and his brother-in-law Arthur Daye, who had ..." is not one)
+        if rest and verb and not re.search(r"[;:]", rest) and not re.search(r",\s+(?:who|which|whose|where)\b",
+                                                                           rest[: verb.start()]):
             clause = context.standalone(capitalise(rest))
             if len(clause.split()) >= 5 and clause not in fact:
                 extra.append(clause)

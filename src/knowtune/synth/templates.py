@@ -422,6 +422,8 @@ def _measure(sentence: str, span: Span) -> list[str]:
     text = span.text(sentence)
     unit = " ".join(text.split()[1:])
     before, after = clause[:start], clause[end:]
+    if re.search(r",\s+(?:which|where|whose)\s", before[m.end():]):
+        return []  # "... a post at the station, which sits 3,140 metres above sea level": the station's measure
     if span.kind == "percent":
         noun = re.match(r"\s+([a-z]+(?:\s+(?!(?:and|or|in|of|for|by|to|at|on|with|from)\b)[a-z]+)?)\b", after)
         return [f"What percentage of {subject} {be} {noun.group(1)}?"] if noun and noun.group(1).split()[0] not in _FUNCTION else []
