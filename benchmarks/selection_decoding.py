@@ -1,22 +1,27 @@
-"""Checkpoint selection's questions decoded in one pass vs one set after another, same model, same process.
+"""Checkpoint selection's questions as the trainer asks them now vs before, same model, same process.
 
     .venv/bin/python -u benchmarks/selection_decoding.py --run runs/NAME [--repeats 3] [--max_new_tokens 64]
 
 At every evaluation during `knowtune run`, selection asks three sets: the run's dev questions
 (`dev.jsonl`), the 36 suite questions the base model answers and the 36 it misses
-(`selection_missed.jsonl`). This asks them of the run's chosen model (`final_model/`, merged) two ways:
+(`selection_missed.jsonl`). This asks them of the run's chosen model (`final_model/`) three ways:
 
-- baseline: one `generate_answers` call per set (knowtune before generation_metrics_together);
-- together: one call over all three sets' prompts, as the trainer now does.
+- baseline: the LoRA model as it trains (adapter unmerged), one `generate_answers` call per set
+  (knowtune before this change);
+- together: the same model, one call over all three sets' prompts;
+- knowtune now: a merged copy of the model (the copy's time counted), one call over all three sets
+  (GenerationEvalTrainer._answering_model), as the final evaluation loads the model.
 
-The two take turns `--repeats` times, so a job that competes for the cores for a while slows both
-alike. Prints the seconds of each (the best and the sum), their ratio and how many answers are identical.
+They take turns `--repeats` times, so a job that competes for the cores for a while slows all alike.
+Prints the seconds of each (the best and the sum), the ratios to the baseline and how many answers
+are the baseline's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from copy import deepcopy
 from pathlib import Path
 
 import torch
@@ -44,7 +49,7 @@ def main() -> None:
         sets = [load_eval_dataset(str(run / "dev.jsonl"), "qa"),
                 load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", max_samples=RETENTION_SELECTION_QUESTIONS),
                 load_eval_dataset(str(run / "selection_missed.jsonl"), "qa")]
-        model, tokenizer = load_trained(run / "final_model", merge=True)
+        model, tokenizer = load_trained(run / "final_model")
     except UserError as e:
         raise SystemExit(str(e)) from None
     model.eval()
@@ -56,21 +61,30 @@ def main() -> None:
     def apart() -> list[str]:
         return [a for part in prompts for a in generate_answers(model, tokenizer, part, max_new_tokens=args.max_new_tokens)]
 
-    times = {"apart": [], "together": []}
+    def together() -> list[str]:
+        return generate_answers(model, tokenizer, everything, max_new_tokens=args.max_new_tokens)
+
+    def merged() -> list[str]:
+        copy = deepcopy(model).merge_and_unload()
+        return generate_answers(copy, tokenizer, everything, max_new_tokens=args.max_new_tokens)
+
+    ways = {"baseline: adapter, one call per set": apart, "together: adapter, one call": together,
+            "knowtune: merged copy, one call": merged}
+    times, answers = {name: [] for name in ways}, {}
     for _ in range(args.repeats):
-        seconds, separate = timed(apart)
-        times["apart"].append(seconds)
-        seconds, joint = timed(lambda: generate_answers(model, tokenizer, everything, max_new_tokens=args.max_new_tokens))
-        times["together"].append(seconds)
+        for name, way in ways.items():
+            seconds, answers[name] = timed(way)
+            times[name].append(seconds)
 
     sizes = " + ".join(str(len(part)) for part in prompts)
     print(f"run {run}, {sizes} questions (dev, suite answered, suite missed), greedy, max_new_tokens "
           f"{args.max_new_tokens}, batch {GENERATION_BATCH}, torch threads {torch.get_num_threads()}, load average at "
           f"start {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f}")
-    for name, label in (("apart", "baseline: one call per set"), ("together", "together: one call      ")):
-        print(f"{label}  best {min(times[name]):6.1f} s  sum of {args.repeats} {sum(times[name]):6.1f} s")
-    print(f"speed-up: {sum(times['apart']) / sum(times['together']):.2f}x; identical answers: "
-          f"{sum(a == b for a, b in zip(separate, joint))}/{len(joint)}")
+    first = next(iter(ways))
+    for name in ways:
+        print(f"{name:<38} best {min(times[name]):6.1f} s  sum of {args.repeats} {sum(times[name]):6.1f} s  "
+              f"{sum(times[first]) / sum(times[name]):.2f}x  answers as the baseline's: "
+              f"{sum(a == b for a, b in zip(answers[first], answers[name]))}/{len(everything)}")
 
 
 if __name__ == "__main__":

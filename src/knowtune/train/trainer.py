@@ -94,6 +94,18 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         self.selection_share = selection_share  # the base model's share of the suite, with selection.missed
         self.baseline: dict | None = None  # the base model's evaluation, before training (train() resets the log)
 
+    def _answering_model(self):
+        """The model that answers the evaluation's questions: on a CPU, a LoRA model's merged copy (0.3 s for the default
+        model), as the final evaluation loads it (knowtune.evaluate.target); the adapter's own matrix products would
+        cost each decoding step as much again per row. The trained model is not touched."""
+        model = self.model
+        if not self.generation_evals or model.device.type != "cpu" or not hasattr(model, "merge_and_unload") or any(
+                getattr(c, "peft_type", None) != "LORA" for c in getattr(model, "peft_config", {}).values()):
+            return model
+        import copy
+
+        return copy.deepcopy(model).merge_and_unload()
+
     def _own_loss(self, inputs) -> bool:
         """knowtune's loss (knowtune.train.loss) while training, unless TRL's Triton head is faster here
         (a GPU, no replay distillation) or the model adds an auxiliary loss (MoE routers)."""
@@ -141,7 +153,7 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         if self.model.device.type == "cpu":
             rows = max(rows, GENERATION_BATCH)
         # All sets in one decoding pass, fewer and fuller batches (docs/evaluation.md, Generation).
-        every = generation_metrics_together(self.model, self.processing_class, self.generation_evals,
+        every = generation_metrics_together(self._answering_model(), self.processing_class, self.generation_evals,
                                             batch_size=rows, max_new_tokens=self.eval_max_new_tokens)
         for dataset, scores in zip(self.generation_evals, every):
             output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
