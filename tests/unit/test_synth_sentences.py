@@ -652,3 +652,15 @@ def test_a_measure_in_a_relative_clause_is_not_asked_of_the_subject():
     asked = {q.text for q in fact_questions("Mara Quell took a post at the station, which sits 3,140 metres above sea "
                                             "level.", "en", is_common)}
     assert not any(q.startswith(("How high was Mara Quell", "What was the height of Mara Quell")) for q in asked)
+
+
+def test_a_first_sentence_that_sets_a_scene_leaves_the_topic_to_the_next():
+    facts = facts_of("For two centuries the hamlet of Orby lived by the hum of the Tessel Works. It was set up in 1764 by "
+                     "Ada Quell. The works finally closed in 1958, but its great wheel still turns.")
+    assert facts[1] == "The Tessel Works was set up in 1764 by Ada Quell."
+    assert "The Tessel Works' great wheel still turns." in facts  # not "The Tessel Works finally's"
+    sentences = document_sentences("Deep beneath a hill outside the town of Elsby, a freezer holds seeds. The Orrin Seed "
+                                   "Vault was founded in 1994. Last spring the vault made headlines.", "en")
+    assert [s.text for s in sentences][1:] == ["The Orrin Seed Vault was founded in 1994.",
+                                               "Last spring the Orrin Seed Vault made headlines."]
+    assert {s.topic for s in sentences} == {"The Orrin Seed Vault"}

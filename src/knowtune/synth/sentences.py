@@ -21,7 +21,7 @@ language is read from the text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knowtune.data.chunk import sentence_spans
 from knowtune.evaluate.qa_metrics import _is_cjk
@@ -73,7 +73,7 @@ _GENERIC_NOUNS = frozenset(
     animal species tool book building bridge church castle market brand restaurant hotel farm factory laboratory lab
     station park garden fair scientist inventor engineer artist writer author man woman family region country state
     province district port harbour harbor valley forest library theatre theater school hospital order railway
-    program programme system method process instrument material substance mineral breed variety game ferry boat ship
+    program programme system method process instrument material substance mineral breed variety game ferry boat ship vessel
     train locomotive engine car bus aircraft tram reservoir canal tower hall hut dam""".split()
 )
 # Past tenses not in -ed, after a subject: "Morrick grew up ...", "the mill ground animal feed ...".
@@ -165,6 +165,7 @@ def _en_subject(sentence: str) -> str | None:
     if not found or found.start() == 0:
         return None
     subject = re.sub(r"\s*\([^)]*\)", "", sentence[: found.start()]).strip(" ,")  # "(Vitrifolia orleshii)" aside
+    subject = re.sub(r"(?<=\S)\s+(?!only\b)[a-z]+ly$", "", subject)  # "The mill finally closed": the adverb is not its
     first = subject.split(" ", 1)[0]
     if (len(subject.split()) > 8 or "," in subject or ":" in subject or first in NOT_SUBJECTS
             or not first[:1].isupper() or _PRONOUN.match(subject) or _POSSESSIVE.match(subject)):
@@ -242,6 +243,7 @@ class _Context:
         self.names: dict[str, str | None] = {}  # "lake" -> "Lake Corran": the named things of a kind (None: several)
         self.people: set[str] = set()  # the persons named so far ("Edmund Tarrow"): a later bare "Tarrow" is them
         self.described = False
+        self.scene: tuple[list[str], str] | None = None  # a first sentence with no subject: its names, its opening
         self.placed = False  # the topic is a thing by its place ("The cottage beside Lock 14 of ..."), named by its noun
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
         self.source = ""  # the whole document as written
@@ -297,7 +299,12 @@ class _Context:
         return sentence
 
     def _en(self, sentence: str) -> str:
-        if self.topic is None:
+        if self.topic is None and self.scene is not None and self.scene[0] and (
+                _PRONOUN.match(sentence) or _POSSESSIVE.match(sentence)):
+            # "For almost two centuries the village of Ashgill lived by the sound of the Brenna Mill. It was set up in
+            # 1764 ...": the scene's last named thing is what "it" means, and what the document is about.
+            self.topic = self.scene[0][-1]
+        elif self.topic is None:
             sentence = self._first_sentence(sentence)
         opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
         second = ""  # "In 1889, having saved for nearly a decade, she opened ...": an aside after the time
@@ -392,7 +399,16 @@ class _Context:
                 text = f"{subject}, {second[:1].lower()}{second[1:]},{text[len(subject):]}"
         subject = None if lent else _en_subject(text)
         if self.topic is None:
-            self.topic = subject or re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
+            if subject or self.scene is not None:
+                self.topic = subject or self.scene[1]
+            else:
+                # A first sentence with no subject of its own sets a scene ("Deep beneath a chalk hillside outside the
+                # town of Wrexford, a freezer ..."): the next sentence's subject is the topic, or the scene's last named
+                # thing where it says "it"; failing both, the scene's opening words, as before.
+                names = [("The " if m.group(1) else "") + m.group(2) for m in re.finditer(
+                    r"(?<=\s)(the\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", sentence)]
+                self.scene = (names, re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0]))
+                return text
         if not self.described:  # the first sentence describes the topic, after a heading too
             self.described = True
             self._add_topic_nouns(sentence)
@@ -651,4 +667,6 @@ def document_sentences(text: str, lang: str) -> list[Sentence]:
                     fact = fact[: cut.start()] + "."
         for text_ in [fact, *extra]:
             sentences.append(Sentence(start, end, text_, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
-    return sentences
+    # a scene-setting first sentence is the topic's too, once the next one has said what the topic is
+    return [s if s.topic or not context.topic else replace(s, topic=context.topic, aliases=tuple(context.aliases))
+            for s in sentences]
