@@ -664,3 +664,10 @@ def test_a_first_sentence_that_sets_a_scene_leaves_the_topic_to_the_next():
     assert [s.text for s in sentences][1:] == ["The Orrin Seed Vault was founded in 1994.",
                                                "Last spring the Orrin Seed Vault made headlines."]
     assert {s.topic for s in sentences} == {"The Orrin Seed Vault"}
+
+
+def test_a_time_later_before_a_pronoun_goes_behind_the_clause():
+    facts = facts_of("Mara Quell (1912-1990) was a signal clerk in Elsby. Fourteen years later she was running the station. "
+                     "Five years later, in 1926, Quell won the Elsby Cup.")
+    assert facts[2] == "Mara Quell was running the station fourteen years later."  # (after the lifespan fact)
+    assert facts[-1] == "Five years later, in 1926, Mara Quell won the Elsby Cup."

@@ -38,6 +38,10 @@ _OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\
 # A longer opening phrase still ends at its comma when a subject pronoun follows: "With a telescope built by her
 # brother, she observed ..." (the pronoun says where the subject starts).
 _LONG_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,14}}),\s+(?=(?:he|she|it|they)\s+[a-z])")
+# "Three years later he moved ...": a time after the last sentence's, before a pronoun subject (not "Five years later,
+# in 1926, Tessendorf won ...", whose comma and name leave it as it is).
+_LATER_THEN_PRONOUN = re.compile(r"^((?:[A-Z][a-z]+(?:-[a-z]+)?|A|\d+)\s+(?:years?|months?|decades?|weeks?|days?)\s+"
+                                 r"(?:later|afterwards|on))\s+(?=(?:he|she|it|they)\s+[a-z])")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
@@ -259,8 +263,8 @@ class _Context:
         nouns = "|".join(map(re.escape, sorted(self.topic_nouns)))
         # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
         before_topic = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=the\s+(?:{nouns})\s+[a-z])")
-        for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA, _LONG_OPENER_THEN_PRONOUN,
-                        _ADVERB_OPENER):
+        for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, _LATER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA,
+                        _LONG_OPENER_THEN_PRONOUN, _ADVERB_OPENER):
             m = pattern.match(sentence)
             if m and not _CLAUSE.search(m.group()):  # "After the mill closed, ...": a clause of its own
                 return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
