@@ -671,3 +671,12 @@ def test_a_time_later_before_a_pronoun_goes_behind_the_clause():
                      "Five years later, in 1926, Quell won the Elsby Cup.")
     assert facts[2] == "Mara Quell was running the station fourteen years later."  # (after the lifespan fact)
     assert facts[-1] == "Five years later, in 1926, Mara Quell won the Elsby Cup."
+
+
+def test_a_first_sentence_with_an_opening_phrase_names_its_person_and_a_scene_its_named_thing():
+    facts = facts_of("In the winter of 1964, Mara Quell spent a night on the screes of Ben Orrin with her dog, Rook. She "
+                     "found the shepherd at dawn. She died in 2011.")
+    assert facts[1:] == ["Mara Quell found the shepherd at dawn.", "Mara Quell died in 2011."]
+    facts = facts_of("Step inside the church at Elsby and you will find the floor washed in crimson. The light falls "
+                     "through a window made at the Orrin Studio on Tanner's Row. It was opened in 1887 by Ada Orrin.")
+    assert facts[2] == "The Orrin Studio was opened in 1887 by Ada Orrin."

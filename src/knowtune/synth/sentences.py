@@ -96,7 +96,8 @@ _BUSINESS_NOUNS = frozenset("manufacturer maker producer company firm business b
 # Capitalised sentence openers that do not begin the subject ("Unlike most ferns, ...").
 NOT_SUBJECTS = frozenset(
     """Unlike In On At Every Each Today After Before During When While Although Because Since Some Many Most Like For By
-    With From Despite Over Until As If Once Every Local Visitors People There Here Then Later Now Also""".split()
+    With From Despite Over Until As If Once Every Local Visitors People There Here Then Later Now Also
+    Step Walk Look Stand Visit Climb Follow Enter Imagine Picture""".split()  # "Step inside ... and you will find"
 )
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
@@ -304,10 +305,12 @@ class _Context:
 
     def _en(self, sentence: str) -> str:
         if self.topic is None and self.scene is not None and self.scene[0] and (
-                _PRONOUN.match(sentence) or _POSSESSIVE.match(sentence)):
+                m := _PRONOUN.match(sentence) or _POSSESSIVE.match(sentence)):
             # "For almost two centuries the village of Ashgill lived by the sound of the Brenna Mill. It was set up in
-            # 1764 ...": the scene's last named thing is what "it" means, and what the document is about.
-            self.topic = self.scene[0][-1]
+            # 1764 ...": the scene's last named thing is what "it" means, and what the document is about; "she" means
+            # its first person's name.
+            people = [n for n in self.scene[0] if not n.startswith("The ") and " " in n]
+            self.topic = people[0] if m.group(1) in _PERSON_PRONOUNS and people else self.scene[0][-1]
         elif self.topic is None:
             sentence = self._first_sentence(sentence)
         opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
@@ -402,7 +405,15 @@ class _Context:
             if second and subject and text.startswith(subject):
                 text = f"{subject}, {second[:1].lower()}{second[1:]},{text[len(subject):]}"
         subject = None if lent else _en_subject(text)
+        if self.topic is None and not subject and (found := self._opener(sentence))[0]:
+            # "In the winter of 1964, Elspeth Garvie spent ...": a name after the opening phrase ("For two centuries the
+            # village of Orby lived by the hum of the Tessel Works" sets a scene)
+            subject = _en_subject(found[1]) if not re.match(r"(?:The|A|An)\s", found[1]) else None
         if self.topic is None:
+            if subject and self.scene is not None and not re.search(r"\s[A-Z]", subject) and (
+                    named := list(re.finditer(r"\bthe\s+((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", text))):
+                # after a scene, "The light falls through a window made at the Thorneycroft Studio": the named thing
+                subject = "The " + named[0].group(1)
             if subject or self.scene is not None:
                 self.topic = subject or self.scene[1]
             else:
