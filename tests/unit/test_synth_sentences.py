@@ -671,6 +671,8 @@ def test_a_time_later_before_a_pronoun_goes_behind_the_clause():
                      "Five years later, in 1926, Quell won the Elsby Cup.")
     assert facts[2] == "Mara Quell was running the station fourteen years later."  # (after the lifespan fact)
     assert facts[-1] == "Five years later, in 1926, Mara Quell won the Elsby Cup."
+    assert facts_of("Mara Quell was a signal clerk in Elsby. The following spring she founded the Elsby Rescue Team.")[1] \
+        == "Mara Quell founded the Elsby Rescue Team the following spring."
 
 
 def test_a_first_sentence_with_an_opening_phrase_names_its_person_and_a_scene_its_named_thing():

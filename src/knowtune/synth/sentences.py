@@ -41,7 +41,8 @@ _LONG_OPENER_THEN_PRONOUN = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,1
 # "Three years later he moved ...": a time after the last sentence's, before a pronoun subject (not "Five years later,
 # in 1926, Tessendorf won ...", whose comma and name leave it as it is).
 _LATER_THEN_PRONOUN = re.compile(r"^((?:[A-Z][a-z]+(?:-[a-z]+)?|A|\d+)\s+(?:years?|months?|decades?|weeks?|days?)\s+"
-                                 r"(?:later|afterwards|on))\s+(?=(?:he|she|it|they)\s+[a-z])")
+                                 r"(?:later|afterwards|on)|The\s+(?:following|next|same|previous)\s+(?:year|spring|summer|"
+                                 r"autumn|winter|month|week|day|decade|season))\s+(?=(?:he|she|it|they)\s+[a-z])")
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalised subject: "In 2019 Quillby ..."
