@@ -682,3 +682,16 @@ def test_a_first_sentence_with_an_opening_phrase_names_its_person_and_a_scene_it
     facts = facts_of("Step inside the church at Elsby and you will find the floor washed in crimson. The light falls "
                      "through a window made at the Orrin Studio on Tanner's Row. It was opened in 1887 by Ada Orrin.")
     assert facts[2] == "The Orrin Studio was opened in 1887 by Ada Orrin."
+
+
+def test_first_sentences_of_news_history_and_profile_pieces():
+    facts = facts_of("Orrin Pasta, the family-run pasta maker in Elsby, will open a second hall next spring. The firm was "
+                     "founded in 1908 by Luigi Orrin.")
+    assert facts[-1] == "Orrin Pasta was founded in 1908 by Luigi Orrin."  # the name before the comma
+    facts = facts_of("Walk along the Eastern Wharf at Elsby and you will see her: a black iron jib. She is Old Nell, a "
+                     "steam crane built in 1894. She could lift 35 tons.")
+    assert facts[1:] == ["Old Nell is a steam crane built in 1894.", "Old Nell could lift 35 tons."]
+    facts = facts_of("The first time Ada Quell went underground, at the age of nine, she dropped her candle. She mapped "
+                     "the Orrin caves.")
+    assert facts == ["Ada Quell dropped her candle the first time she went underground, at the age of nine.",
+                     "Ada Quell mapped the Orrin caves."]

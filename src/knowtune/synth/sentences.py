@@ -114,8 +114,9 @@ _ACTIVITY = re.compile(r"^(?!Having\b|Being\b)((?:[A-Z][a-z]+(?:al|ar|ic|ous|ive
                        r"(?=(?:had|has|was|were|is|began|fell|rose|grew|[a-z]+ed)\b)")
 # A first sentence that names its topic inside an opening clause and then says "she"/"it": "When Henrike Solvang climbed
 # to the observatory in 1952, she was a technician ..." is about Henrike Solvang.
-_FIRST_CLAUSE_THEN_PRONOUN = re.compile(r"^(When|While|As|After|Before|Although|Though|Once|Since|Until|Because)\s+"
-                                        r"([^,]{3,160}),\s+(he|she|it|they)\s+(?=[a-z])")
+_FIRST_CLAUSE_THEN_PRONOUN = re.compile(r"^(When|While|As|After|Before|Although|Though|Once|Since|Until|Because|"
+                                        r"The first time|The last time|The day|The moment)\s+"
+                                        r"([^,]{3,160}),(\s+[^,]{1,40},)?\s+(he|she|it|they)\s+(?=[a-z])")
 # A first sentence whose subject is whoever comes by: "Anyone walking the towpath will pass a squat brick cottage beside
 # Lock 14 of the Vennick Canal." is about the cottage, its object.
 _PASSER_BY = re.compile(r"^(?:Anyone|Anybody|Everyone|Everybody|Visitors|Travellers|Travelers|Tourists|Walkers|Hikers|"
@@ -277,18 +278,20 @@ class _Context:
         that the main clause calls "she" or "it" (the clause then goes behind: "Henrike Solvang was ... when she
         climbed ..."), or the object of a passer-by ("Anyone ... will pass a cottage beside Lock 14 of ...")."""
         if m := _FIRST_CLAUSE_THEN_PRONOUN.match(sentence):
-            person = m.group(3) in ("he", "she")
+            pronoun, aside = m.group(4), (m.group(3) or "").rstrip(",")  # "The first time X went underground, at nine, he"
+            person = pronoun in ("he", "she")
             names = re.findall(r"(?<![\w'’])((?:[A-Z][\w'’-]*\s+){1,3}[A-Z][\w'’-]*)" if person else
                                r"(?<![\w'’])(?:the\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", m.group(2))
             if names:
                 name = names[0]
                 named = ("" if person or not re.search(rf"\bthe {re.escape(name)}", m.group(2)) else "The ") + name
-                clause = re.sub(rf"(?:\bthe\s+)?{re.escape(name)}", m.group(3), m.group(2), count=1)
+                clause = re.sub(rf"(?:\bthe\s+)?{re.escape(name)}", pronoun, m.group(2), count=1) + (
+                    f",{aside}" if aside else "")
                 rest = sentence[m.end():]
                 end = re.search(r"[.!?]?$", rest)
                 self.topic = named
                 if person:
-                    self.topic_pronoun = m.group(3)
+                    self.topic_pronoun = pronoun
                 return f"{named} {rest[: end.start()]} {m.group(1).lower()} {clause}{end.group() or '.'}"
         if _PASSER_BY.match(sentence) and (verb := _VERB_AFTER_SUBJECT.search(sentence)):
             after = sentence[verb.end():]
@@ -311,7 +314,14 @@ class _Context:
             # 1764 ...": the scene's last named thing is what "it" means, and what the document is about; "she" means
             # its first person's name.
             people = [n for n in self.scene[0] if not n.startswith("The ") and " " in n]
-            self.topic = people[0] if m.group(1) in _PERSON_PRONOUNS and people else self.scene[0][-1]
+            if is_name := re.match(r"^(?:It|He|She|This)\s+(is|was)\s+((?:the\s+)?(?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)"
+                                   r"(,\s+(?=(?:a|an|the)\s))?", sentence):
+                # "She is Old Meg, a steam crane built ...": its name, and "Old Meg is a steam crane built ..."
+                self.topic = re.sub(r"^the ", "The ", is_name.group(2))
+                if is_name.group(3):
+                    sentence = f"{self.topic} {is_name.group(1)} {sentence[is_name.end():]}"
+            else:
+                self.topic = people[0] if m.group(1) in _PERSON_PRONOUNS and people else self.scene[0][-1]
         elif self.topic is None:
             sentence = self._first_sentence(sentence)
         opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
@@ -415,8 +425,11 @@ class _Context:
                     named := list(re.finditer(r"\bthe\s+((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", text))):
                 # after a scene, "The light falls through a window made at the Thorneycroft Studio": the named thing
                 subject = "The " + named[0].group(1)
-            if subject or self.scene is not None:
-                self.topic = subject or self.scene[1]
+            lead = re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
+            if subject or self.scene is not None or re.fullmatch(
+                    r"(?:The\s+)?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|&|and|of|de|la|von|van))*", lead):
+                # "Pastificio Ferrandi, the family-run pasta maker in ..., will open ...": the name before the comma
+                self.topic = subject or (self.scene[1] if self.scene is not None else lead)
             else:
                 # A first sentence with no subject of its own sets a scene ("Deep beneath a chalk hillside outside the
                 # town of Wrexford, a freezer ..."): the next sentence's subject is the topic, or the scene's last named
