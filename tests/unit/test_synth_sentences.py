@@ -695,3 +695,20 @@ def test_first_sentences_of_news_history_and_profile_pieces():
                      "the Orrin caves.")
     assert facts == ["Ada Quell dropped her candle the first time she went underground, at the age of nine.",
                      "Ada Quell mapped the Orrin caves."]
+
+
+def test_after_a_scene_the_name_the_file_names_is_the_topic():
+    text = ("If you arrive at Elsby Basin in spring, the first thing you will see is a row of green boats. They belong to "
+            "Orrin Narrowboats, a hire company that Ada Quell started in 1978. Its fleet numbers fourteen boats today.")
+    assert [s.text for s in document_sentences(text, "en", "docs/orrin_narrowboat_hire.txt")][1:] == [
+        "Orrin Narrowboats belong to Orrin Narrowboats, a hire company that Ada Quell started in 1978.",
+        "Orrin Narrowboats' fleet numbers fourteen boats today."]
+    # without a file name that names it, as before: the scene's last name
+    assert facts_of(text)[2] == "Elsby Basin's fleet numbers fourteen boats today."
+
+
+def test_a_word_in_or_is_no_role_before_a_name():
+    facts = [s.text for s in document_sentences('"Grass grows," laughs Tam Quell, leaning on a rake. In the 1970s he '
+                                                "played for Elsby Vale Rovers. He became head groundsman in 2008.", "en",
+                                                "tam_quell_groundsman.txt")]
+    assert facts[-1] == "Tam Quell became head groundsman in 2008."  # not "Elsby Vale Rovers became ..."

@@ -41,7 +41,7 @@ def run(cfg: GenerateConfig) -> GenerateResult:
     count_tokens = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
     size, overlap = cfg.chunk_size_by_token, cfg.chunk_overlap_by_token
     chunks = [c for d in documents for c in chunk_document(d, count_tokens, size, overlap)]
-    sentences = {d.source: document_sentences(d.text, language(d.text) or "en") for d in documents}
+    sentences = {d.source: document_sentences(d.text, language(d.text) or "en", d.source) for d in documents}
     facts = [f for c in chunks for f in sentence_facts(c, sentences[c.document])]
     pairs: list[Pair] = []
     if "templates" in cfg.questions_from():

@@ -102,7 +102,7 @@ NOT_SUBJECTS = frozenset(
 )
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
-_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]+(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
+_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]{{2,}}(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
 # What a thing has ("the population" of a document about a beetle is the beetle's).
 _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
                "recipe|designer|builder|architect|crew|origins|collection|archive|archives|grounds|premises|site|"
@@ -252,6 +252,7 @@ class _Context:
         self.described = False
         self.scene: tuple[list[str], str] | None = None  # a first sentence with no subject: its names, its opening
         self.placed = False  # the topic is a thing by its place ("The cottage beside Lock 14 of ..."), named by its noun
+        self.hint: set[str] = set()  # the words of the document's file name ("larkmoor_narrowboat_hire_company.txt")
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
         self.source = ""  # the whole document as written
 
@@ -272,6 +273,20 @@ class _Context:
             if m and not _CLAUSE.search(m.group()):  # "After the mill closed, ...": a clause of its own
                 return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
         return "", sentence, False
+
+    def _hinted(self) -> str | None:
+        """The document's name that shares most words with its file name ("Larkmoor Narrowboats" of
+        larkmoor_narrowboat_hire_company.txt; a word's plural or possessive counts), where any does: what a document
+        that opens with a scene, a quotation or an "If you arrive ..." is about."""
+        best, score = None, 0
+        for m in re.finditer(r"(?<![\w'’])(the\s+)?((?:[A-Z][\w'’-]*\s+(?:(?:and|&|of|de|la)\s+)?)*[A-Z][\w'’-]*)", self.source):
+            words = [w for w in re.findall(r"[a-z]+", m.group(2).lower()) if w not in ("and", "of", "de", "la", "the", "s")]
+            if words and words[0] in ("in", "on", "at", "by", "if", "when", "for", "after", "housed"):
+                continue  # a sentence's first word is not a name's
+            shared = sum(any(w.startswith(h) for h in self.hint) for w in words)
+            if shared > score:
+                best, score = ("The " if m.group(1) else "") + m.group(2), shared
+        return best
 
     def _first_sentence(self, sentence: str) -> str:
         """The document's first sentence, its topic found where its subject is not it: a name inside an opening clause
@@ -321,7 +336,8 @@ class _Context:
                 if is_name.group(3):
                     sentence = f"{self.topic} {is_name.group(1)} {sentence[is_name.end():]}"
             else:
-                self.topic = people[0] if m.group(1) in _PERSON_PRONOUNS and people else self.scene[0][-1]
+                self.topic = self._hinted() or (
+                    people[0] if m.group(1) in _PERSON_PRONOUNS and people else self.scene[0][-1])
         elif self.topic is None:
             sentence = self._first_sentence(sentence)
         opener, text, aside = self._opener(sentence) if self.topic else ("", sentence, False)
@@ -424,12 +440,13 @@ class _Context:
             if subject and self.scene is not None and not re.search(r"\s[A-Z]", subject) and (
                     named := list(re.finditer(r"\bthe\s+((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", text))):
                 # after a scene, "The light falls through a window made at the Thorneycroft Studio": the named thing
-                subject = "The " + named[0].group(1)
+                subject = self._hinted() or "The " + named[0].group(1)
             lead = re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
             if subject or self.scene is not None or re.fullmatch(
                     r"(?:The\s+)?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|&|and|of|de|la|von|van))*", lead):
-                # "Pastificio Ferrandi, the family-run pasta maker in ..., will open ...": the name before the comma
-                self.topic = subject or (self.scene[1] if self.scene is not None else lead)
+                # "Pastificio Ferrandi, the family-run pasta maker in ..., will open ...": the name before the comma; after
+                # a scene and a sentence with no subject either, the name its file names
+                self.topic = subject or ((self._hinted() or self.scene[1]) if self.scene is not None else lead)
             else:
                 # A first sentence with no subject of its own sets a scene ("Deep beneath a chalk hillside outside the
                 # town of Wrexford, a freezer ..."): the next sentence's subject is the topic, or the scene's last named
@@ -663,10 +680,14 @@ def aside_fact(fact: str) -> tuple[str | None, str]:
     return f"{m.group(1)} {verb} {m.group(2)}.", f"{m.group(1)} {fact[m.end():]}"
 
 
-def document_sentences(text: str, lang: str) -> list[Sentence]:
-    """Every informative sentence of a document, standalone, in order; headings set the topic."""
+def document_sentences(text: str, lang: str, name: str | None = None) -> list[Sentence]:
+    """Every informative sentence of a document, standalone, in order; headings set the topic, and the document's file
+    `name` where its first sentences do not."""
     context = _Context(lang)
     context.text, context.source = text.lower(), text
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", re.split(r"[\\/]", name or "")[-1])
+    context.hint = set(re.findall(r"[a-z]{3,}", stem.lower())) - {"the", "and", "doc", "document", "text", "profile",
+                                                                  "history", "article", "page", "notes", "draft"}
     sentences = []
     for start, end in sentence_spans(text):
         original = text[start:end].strip()
