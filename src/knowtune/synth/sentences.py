@@ -124,7 +124,8 @@ _PASSER_BY = re.compile(r"^(?:Anyone|Anybody|Everyone|Everybody|Visitors|Travell
 _PLACED_THING = re.compile(r"\b(?:a|an|the)\s+(?:[a-z-]+\s+){0,3}?([a-z]{3,})\s+((?:beside|of|on|at|near|in|by|above|below|"
                            r"overlooking|along|across|outside|inside|off|under)\s+(?:the\s+)?[A-Z][\w'’-]*"
                            r"(?:\s+(?:[A-Z0-9][\w'’-]*|of|the|on|upon|de|la))*)")
-_NAMED_THING = re.compile(r"the\s+((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)")
+_CAPITALISED = r"(?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*"  # a name as written: "Old Meg", "Lock 14" is not one
+_NAMED_THING = re.compile(rf"\bthe\s+({_CAPITALISED})")  # "the Thorneycroft Studio"
 _EN_FUNCTION = frozenset("the of and a an to in is was are were for on with by that it as at from".split())
 
 
@@ -296,7 +297,7 @@ class _Context:
             pronoun, aside = m.group(4), (m.group(3) or "").rstrip(",")  # "The first time X went underground, at nine, he"
             person = pronoun in ("he", "she")
             names = re.findall(r"(?<![\w'’])((?:[A-Z][\w'’-]*\s+){1,3}[A-Z][\w'’-]*)" if person else
-                               r"(?<![\w'’])(?:the\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", m.group(2))
+                               rf"(?<![\w'’])(?:the\s+)?({_CAPITALISED})", m.group(2))
             if names:
                 name = names[0]
                 named = ("" if person or not re.search(rf"\bthe {re.escape(name)}", m.group(2)) else "The ") + name
@@ -329,8 +330,8 @@ class _Context:
             # 1764 ...": the scene's last named thing is what "it" means, and what the document is about; "she" means
             # its first person's name.
             people = [n for n in self.scene[0] if not n.startswith("The ") and " " in n]
-            if is_name := re.match(r"^(?:It|He|She|This)\s+(is|was)\s+((?:the\s+)?(?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)"
-                                   r"(,\s+(?=(?:a|an|the)\s))?", sentence):
+            if is_name := re.match(rf"^(?:It|He|She|This)\s+(is|was)\s+((?:the\s+)?{_CAPITALISED})(,\s+(?=(?:a|an|the)\s))?",
+                                   sentence):
                 # "She is Old Meg, a steam crane built ...": its name, and "Old Meg is a steam crane built ..."
                 self.topic = re.sub(r"^the ", "The ", is_name.group(2))
                 if is_name.group(3):
@@ -438,7 +439,7 @@ class _Context:
             subject = _en_subject(found[1]) if not re.match(r"(?:The|A|An)\s", found[1]) else None
         if self.topic is None:
             if subject and self.scene is not None and not re.search(r"\s[A-Z]", subject) and (
-                    named := list(re.finditer(r"\bthe\s+((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", text))):
+                    named := list(_NAMED_THING.finditer(text))):
                 # after a scene, "The light falls through a window made at the Thorneycroft Studio": the named thing
                 subject = self._hinted() or "The " + named[0].group(1)
             lead = re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
@@ -451,8 +452,8 @@ class _Context:
                 # A first sentence with no subject of its own sets a scene ("Deep beneath a chalk hillside outside the
                 # town of Wrexford, a freezer ..."): the next sentence's subject is the topic, or the scene's last named
                 # thing where it says "it"; failing both, the scene's opening words, as before.
-                names = [("The " if m.group(1) else "") + m.group(2) for m in re.finditer(
-                    r"(?<=\s)(the\s+)?((?:[A-Z][\w'’-]*\s+)*[A-Z][\w'’-]*)", sentence)]
+                names = [("The " if m.group(1) else "") + m.group(2)
+                         for m in re.finditer(rf"(?<=\s)(the\s+)?({_CAPITALISED})", sentence)]
                 self.scene = (names, re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0]))
                 return text
         if not self.described:  # the first sentence describes the topic, after a heading too
