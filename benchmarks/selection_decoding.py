@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from copy import deepcopy
 from pathlib import Path
 
 import torch
@@ -31,7 +30,7 @@ from knowtune.errors import UserError
 from knowtune.evaluate.eval_data import load_eval_dataset, suite_path
 from knowtune.models.generate import GENERATION_BATCH, generate_answers
 from knowtune.models.loading import load_trained
-from knowtune.train.trainer import RETENTION_SELECTION_QUESTIONS
+from knowtune.train.trainer import RETENTION_SELECTION_QUESTIONS, lora_merged_copy
 
 
 def main() -> None:
@@ -65,8 +64,7 @@ def main() -> None:
         return generate_answers(model, tokenizer, everything, max_new_tokens=args.max_new_tokens)
 
     def merged() -> list[str]:
-        copy = deepcopy(model).merge_and_unload()
-        return generate_answers(copy, tokenizer, everything, max_new_tokens=args.max_new_tokens)
+        return generate_answers(lora_merged_copy(model), tokenizer, everything, max_new_tokens=args.max_new_tokens)
 
     ways = {"baseline: adapter, one call per set": apart, "together: adapter, one call": together,
             "knowtune: merged copy, one call": merged}

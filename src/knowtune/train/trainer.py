@@ -42,6 +42,16 @@ def suite_estimate(metrics: dict, base_share: float) -> float:
     return base_share * metrics[f"eval_{RETENTION}_contains"] + (1 - base_share) * metrics[f"eval_{MISSED}_contains"]
 
 
+def lora_merged_copy(model):
+    """A copy of a LoRA model with its adapter merged in (the model itself untouched); any other model as it is."""
+    if not hasattr(model, "merge_and_unload") or any(
+            getattr(c, "peft_type", None) != "LORA" for c in getattr(model, "peft_config", {}).values()):
+        return model
+    import copy
+
+    return copy.deepcopy(model).merge_and_unload()
+
+
 def load_generation_evals(cfg: TrainConfig) -> list:
     """Read and check the datasets at setup, before anything is trained."""
     from knowtune.evaluate.eval_data import load_eval_dataset
@@ -98,13 +108,9 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         """The model that answers the evaluation's questions: on a CPU, a LoRA model's merged copy (0.3 s for the default
         model), as the final evaluation loads it (knowtune.evaluate.target); the adapter's own matrix products would
         cost each decoding step as much again per row. The trained model is not touched."""
-        model = self.model
-        if not self.generation_evals or model.device.type != "cpu" or not hasattr(model, "merge_and_unload") or any(
-                getattr(c, "peft_type", None) != "LORA" for c in getattr(model, "peft_config", {}).values()):
-            return model
-        import copy
-
-        return copy.deepcopy(model).merge_and_unload()
+        if not self.generation_evals or self.model.device.type != "cpu":
+            return self.model
+        return lora_merged_copy(self.model)
 
     def _own_loss(self, inputs) -> bool:
         """knowtune's loss (knowtune.train.loss) while training, unless TRL's Triton head is faster here
