@@ -196,3 +196,45 @@ def test_load_qa_file_rejects_an_empty_file(tmp_path):
     path = _write(tmp_path / "qa.jsonl", [""])
     with pytest.raises(UserError, match="has no records"):
         load_qa_file(path)
+
+
+@pytest.mark.slow
+def test_an_answer_ended_early_is_the_start_of_the_whole_one(tiny):
+    import torch
+
+    model, tokenizer = tiny
+    model.eval()
+    batch = tokenizer([f"{p} {i}" for i, p in enumerate(PROMPTS)], add_special_tokens=False, padding=True,
+                      padding_side="left", return_tensors="pt")
+    with torch.inference_mode():
+        whole = greedy_rows(model, batch["input_ids"], batch["attention_mask"], None, 12)
+        ends = [lambda ids: len(ids) == 3, None, lambda ids: len(ids) == 7, lambda ids: False, None]
+        ended = greedy_rows(model, batch["input_ids"], batch["attention_mask"], None, 12, ends)
+    assert [len(row) for row in whole] == [12] * len(PROMPTS)
+    assert ended == [whole[0][:3], whole[1], whole[2][:7], whole[3], whole[4]]
+
+
+@pytest.mark.parametrize("text,accepted,ends_after", [
+    ("The answer is 25 and more", ["25"], " and"),  # ends on the token that starts the next word
+    ("The answer is 250 and more", ["25"], None),  # "25" then "0": never (contains("... 250", "25") is false)
+    ("It is 25. Then", ["25"], " Then"),  # "." could still be followed by "0" ("25.0" normalises to "250")
+    ("The capital is New York City now", ["new york"], " City"),
+    ("答案是绿色的颜色", ["绿色"], "的"),  # a CJK character is a word of its own
+    ("No answer here at all", ["Paris"], None),
+])
+def test_answered_check_ends_only_where_the_whole_answer_contains_it_too(text, accepted, ends_after):
+    from knowtune.evaluate.qa_metrics import contains
+    from knowtune.evaluate.scoring import answered_check
+
+    from knowtune.models import resolve_model
+
+    tokenizer = load_tokenizer(resolve_model("smollm2-135m-instruct"))  # its byte-level BPE, CJK split into bytes
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    check = answered_check(tokenizer, accepted)
+    first = next((k for k in range(1, len(ids) + 1) if check(ids[:k])), None)
+    if ends_after is None:
+        assert first is None and not contains(text, accepted)
+    else:
+        assert tokenizer.decode(ids[first - 1:first]).startswith(ends_after)
+        assert contains(tokenizer.decode(ids[:first]), accepted) and contains(text, accepted)
+        assert not any(check(ids[:k]) for k in range(1, first))

@@ -298,3 +298,27 @@ def test_auto_batch_size_on_a_gpu_starts_at_64(tiny_llama, data, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["device"] == "cuda"
     assert {m["batch_size"] for m in results["results"]["model"].values()} == {64}
+
+
+def test_the_retention_suite_is_asked_until_answered_and_other_sets_to_the_end(tiny_llama, data, monkeypatch):
+    from knowtune.evaluate import scoring
+    from knowtune.evaluate.config import EvalConfig
+    from knowtune.evaluate.run import load_datasets
+
+    qa, _, _ = data
+    found = {d.name: d for d in load_datasets(EvalConfig(model_path=str(tiny_llama), datasets=[f"{qa}:qa"],
+                                                         use_default_datasets=True))}
+    assert found["general_knowledge"].ends_when_answered and not found["qa"].ends_when_answered
+    whole = load_datasets(EvalConfig(model_path=str(tiny_llama), use_default_datasets=True, suite_whole_answers=True))
+    assert not any(d.ends_when_answered for d in whole)
+
+    model, tokenizer = load_model(str(tiny_llama)), load_tokenizer(str(tiny_llama))
+    suite = found["general_knowledge"]
+    suite.items = suite.items[:3]
+    seen = []
+    decode = scoring.generate_batches
+    monkeypatch.setattr(scoring, "generate_batches", lambda *a, **k: seen.append(k["ends"]) or decode(*a, **k))
+    scoring.generation_metrics_together(model, tokenizer, [found["qa"], suite], batch_size=8, max_new_tokens=3)
+    assert [end is None for end in seen[0]] == [True] * len(found["qa"].items) + [False] * 3
+    scoring.generation_metrics_together(model, tokenizer, [found["qa"]], batch_size=8, max_new_tokens=3)
+    assert seen[1] is None

@@ -169,6 +169,21 @@ def test_training_keeps_the_checkpoint_selection_chooses(tiny_llama, qa_file, tm
         assert any(not torch.equal(final[k], v) for k, v in load_file(str(last)).items())
 
 
+def test_selection_asks_its_sets_until_answered_and_a_users_eval_set_to_the_end(tiny_llama, qa_file, tmp_path):
+    from knowtune.train.trainer import load_generation_evals
+
+    missed = tmp_path / "missed.jsonl"
+    missed.write_text(Path(suite_path("general_knowledge.jsonl")).read_text(encoding="utf-8").splitlines()[-1] + "\n")
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(qa_file.read_text())
+    sets = load_generation_evals(make_cfg(tiny_llama, qa_file, tmp_path, f"heldout={qa_file}", "selection.retention=true",
+                                          f"selection.missed={missed}", "selection.base_share=0.5",
+                                          f"training.eval_datasets=[{mine}]"))
+    # selection reads `contains` only (knowtune.evaluate.scoring.answered_check); a user's set keeps whole answers
+    assert {d.name: d.ends_when_answered for d in sets} == {"mine": False, "heldout": True, "retention": True,
+                                                          "retention_missed": True}
+
+
 def test_selection_needs_heldout_questions(tiny_llama, qa_file, tmp_path):
     with pytest.raises(Exception, match="selection.retention chooses on held-out accuracy"):
         make_cfg(tiny_llama, qa_file, tmp_path, "selection.retention=true")

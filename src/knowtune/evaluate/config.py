@@ -72,7 +72,7 @@ class EvalConfig(BaseModel):
     )
     batch_size: int | Literal["auto"] = Field(
         "auto",
-        description="Prompts (or perplexity windows) per forward pass; auto = 32 prompts or 4 windows on a CPU, "
+        description="Prompts (or perplexity windows) per forward pass; auto = 128 prompts or 4 windows on a CPU, "
         "and on a GPU the largest size from 64 down that fits in memory (halved on out-of-memory; the size "
         "used is reported).",
     )
@@ -82,6 +82,11 @@ class EvalConfig(BaseModel):
         "at least max_length - stride tokens of context after the first window).",
     )
     max_new_tokens: int = Field(64, gt=0, description="Longest generated answer, in tokens.")
+    suite_whole_answers: bool = Field(
+        False, description="Let the retention suite's greedy answers run on to their end after they hold an accepted "
+        "answer. By default they end there: its `contains`, what verdicts use, is the same either way; its exact "
+        "match and F1 are then those of the shorter answer (docs/evaluation.md, Generation).",
+    )
     temperature: float = Field(0.0, ge=0, description="Sampling temperature; 0 = greedy decoding.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (only when temperature > 0).")
     seed: int = Field(42, description="Seed for sampling.")

@@ -37,6 +37,9 @@ class EvalDataset:
     records: int  # records read (after max_samples)
     problems: list[str]  # "file:line: why" of each record left out
     sha256: str | None  # of the file, or of a folder's files; None for a Hub dataset
+    # qa scored by `contains` alone (the retention suite): a greedy answer ends once it holds an accepted answer
+    # (knowtune.evaluate.scoring.answered_check), which `contains` does not tell from the whole answer.
+    ends_when_answered: bool = False
 
 
 def suite_path(filename: str) -> str:

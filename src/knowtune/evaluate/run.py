@@ -40,11 +40,13 @@ def load_datasets(cfg: EvalConfig) -> list[EvalDataset]:
     if cfg.use_default_datasets:
         specs += [(suite_path(filename), metric) for filename, metric in DEFAULT_SUITE]
     found, names = [], set()
+    suite = _suite_paths()
     for path, metric in specs:
         found.append(load_eval_dataset(
             path, metric, _unique(Path(path).stem, names), cfg.text_column, cfg.system_prompt,
             cfg.max_samples_per_dataset,
         ))
+        found[-1].ends_when_answered = path in suite and not cfg.suite_whole_answers
     return found
 
 
@@ -123,6 +125,7 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
         torch.manual_seed(cfg.seed)
         batch_size, shrink = _batch_size(cfg, d.metric)
         settings = {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
+                    **({"ends_when_answered": True} if d.ends_when_answered else {}),
                     "batch_size": batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
                     "torch": torch.__version__, "trust_remote_code": cfg.trust_remote_code}
         entry = answer_cache.key(model_sha256, d, settings) if cached else None

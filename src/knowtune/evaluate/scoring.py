@@ -16,7 +16,7 @@ from knowtune.evaluate.eval_data import EvalDataset, EvalItem, gold_answers
 from knowtune.evaluate.extraction_metrics import ExtractionScorer, as_entities, parse_entities
 from knowtune.models.generate import generate_batches
 from knowtune.evaluate.perplexity import perplexity, text_nlls
-from knowtune.evaluate.qa_metrics import QAScorer
+from knowtune.evaluate.qa_metrics import QAScorer, _is_cjk, contains
 
 UNPARSABLE_SHOWN = 5  # locations of unparsable outputs kept for the report
 
@@ -45,13 +45,35 @@ def _write(sink: TextIO | None, line: dict) -> None:
         sink.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
+def answered_check(tokenizer, accepted: Sequence[str]) -> Callable[[list[int]], bool]:
+    """An `ends` test for greedy decoding scored by `contains` (knowtune.evaluate.qa_metrics): true once the
+    answer's tokens before its last one contain an accepted answer and that last token starts a new word
+    (whitespace, or a CJK character, which is a word of its own). Writing on cannot take the accepted answer
+    out again, so `contains` of the answer cut there is that of the whole answer: "25" then "0" is not
+    ended ("250"), "25" then " is" is. Exact match and F1 of the shorter answer differ."""
+    def answered(ids: list[int]) -> bool:
+        if len(ids) < 2:
+            return False
+        first = tokenizer.decode(ids[-1:], skip_special_tokens=True)[:1]
+        if not first or not (first.isspace() or _is_cjk(first)):
+            return False
+        return contains(tokenizer.decode(ids[:-1], skip_special_tokens=True), accepted)
+
+    return answered
+
+
 def _answered(model, tokenizer, datasets: list[EvalDataset], batch_size: int, max_new_tokens: int, **decoding):
     """Yield ([(dataset index, item index, answer), ...], batch size used), one batch at a time, the items
     of all `datasets` decoded as one set of prompts: on a CPU's wide batches, sets asked together fill one
     batch instead of one each, and rows that end leave it (knowtune.models.generate)."""
     owners = [(d, i) for d, dataset in enumerate(datasets) for i in range(len(dataset.items))]
     prompts = [datasets[d].items[i].prompt for d, i in owners]
-    for ids, answers, used in generate_batches(model, tokenizer, prompts, batch_size, max_new_tokens, **decoding):
+    ends = None
+    if any(dataset.ends_when_answered and dataset.metric == "qa" for dataset in datasets):
+        ends = [answered_check(tokenizer, datasets[d].items[i].gold)
+                if datasets[d].ends_when_answered and datasets[d].metric == "qa" else None for d, i in owners]
+    for ids, answers, used in generate_batches(model, tokenizer, prompts, batch_size, max_new_tokens, ends=ends,
+                                               **decoding):
         yield [(*owners[k], answer) for k, answer in zip(ids, answers)], used
 
 

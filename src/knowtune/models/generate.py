@@ -131,9 +131,12 @@ def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, kv, f
 
 
 def greedy_rows(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, eos_token_id: int,
-                max_new_tokens: int) -> list[list[int]]:
+                max_new_tokens: int, ends: Sequence[Callable[[list[int]], bool] | None] | None = None
+                ) -> list[list[int]]:
     """Each left-padded row's greedy continuation (without its end-of-turn token), at most
-    `max_new_tokens` tokens; a row leaves the batch and its KV cache at its end-of-turn token."""
+    `max_new_tokens` tokens; a row leaves the batch and its KV cache at its end-of-turn token, or
+    once `ends[row]` (if given) says of its tokens so far that they are enough
+    (knowtune.evaluate.scoring.answered_check)."""
     from transformers import DynamicCache
 
     rows = input_ids.shape[0]
@@ -145,9 +148,11 @@ def greedy_rows(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, eo
     for step in range(max_new_tokens):
         token = out.logits[:, -1].argmax(-1)
         ended = token == eos_token_id if eos_token_id is not None else torch.zeros_like(token, dtype=torch.bool)
-        for row, t, end in zip(alive.tolist(), token.tolist(), ended.tolist()):
+        for i, (row, t, end) in enumerate(zip(alive.tolist(), token.tolist(), ended.tolist())):
             if not end:
                 answers[row].append(t)
+                if ends is not None and ends[row] is not None and ends[row](answers[row]):
+                    ended[i] = True
         if step == max_new_tokens - 1 or bool(ended.all()):
             break
         if bool(ended.any()):
@@ -177,10 +182,13 @@ def generate_batches(
     temperature: float = 0.0,
     top_p: float = 1.0,
     shrink_on_oom: bool = False,
+    ends: Sequence[Callable[[list[int]], bool] | None] | None = None,
 ) -> Iterator[tuple[list[int], list[str], int]]:
     """Yield (prompt indices, their answers, batch size used), one batch at a time.
 
-    The tokenizer needs a pad token (`knowtune.models.load_tokenizer` sets one).
+    `ends`, one per prompt (None: none for that one), lets greedy decoding end an answer before its
+    end-of-turn token (`greedy_rows`); sampling ignores it. The tokenizer needs a pad token
+    (`knowtune.models.load_tokenizer` sets one).
     """
     if not prompts:  # a tokenizer given an empty batch fails inside; nothing to answer
         return
@@ -201,7 +209,8 @@ def generate_batches(
             return_tensors="pt",
         ).to(model.device)
         if greedy:
-            rows = greedy_rows(model, batch["input_ids"], batch["attention_mask"], tokenizer.eos_token_id, max_new_tokens)
+            rows = greedy_rows(model, batch["input_ids"], batch["attention_mask"], tokenizer.eos_token_id, max_new_tokens,
+                               None if ends is None else [ends[i] for i in batch_ids])
             return [text.strip() for text in tokenizer.batch_decode(rows, skip_special_tokens=True)]
         output = model.generate(
             **batch,

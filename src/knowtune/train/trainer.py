@@ -72,6 +72,8 @@ def load_generation_evals(cfg: TrainConfig) -> list:
                                           system_prompt=cfg.data.system_prompt, max_samples=RETENTION_SELECTION_QUESTIONS))
         if cfg.selection.missed:
             datasets.append(load_eval_dataset(cfg.selection.missed, "qa", MISSED, system_prompt=cfg.data.system_prompt))
+        for selection_set in datasets[-3 if cfg.selection.missed else -2:]:
+            selection_set.ends_when_answered = True  # selection reads their `contains` only
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UserError(f"training.eval_datasets: two files share a name ({', '.join(names)}); rename one")
