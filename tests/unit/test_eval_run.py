@@ -322,3 +322,14 @@ def test_the_retention_suite_is_asked_until_answered_and_other_sets_to_the_end(t
     assert [end is None for end in seen[0]] == [True] * len(found["qa"].items) + [False] * 3
     scoring.generation_metrics_together(model, tokenizer, [found["qa"]], batch_size=8, max_new_tokens=3)
     assert seen[1] is None
+
+
+def test_results_say_where_the_evaluations_time_went(run_dir, data, tmp_path):
+    qa, text, _ = data
+    out = tmp_path / "timed"
+    assert main(["eval", "--model_path", str(run_dir), "--datasets", str(qa), str(text), "--compare-base",
+                 "--max_new_tokens", "4", "--max_length", "16", "--stride", "8", "--output_dir", str(out)]) == 0
+    seconds = json.loads((out / "results.json").read_text())["seconds"]
+    assert set(seconds) == {"model", "base"}
+    for label in seconds:
+        assert set(seconds[label]) == {"loading", "qa", "notes"} and all(v >= 0 for v in seconds[label].values())

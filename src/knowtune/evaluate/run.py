@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -106,13 +107,15 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     import torch
 
     shown = f"{target.adapter} on {target.base}" if target.adapter else target.base
-    model = None
+    model, seconds = None, {}
 
     def loaded():
         nonlocal model
         if model is None:
             print(f"[{target.label}] loading {shown}", flush=True)
+            started = time.monotonic()
             model = load_target_model(target, cfg.trust_remote_code)
+            seconds["loading"] = time.monotonic() - started
         return model
 
     folder = out_dir / "predictions" / ("" if target.label == "model" else target.label)
@@ -123,6 +126,7 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     found = {}
     for d in datasets:
         torch.manual_seed(cfg.seed)
+        started, loading = time.monotonic(), seconds.get("loading", 0.0)
         batch_size, shrink = _batch_size(cfg, d.metric)
         settings = {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
                     **({"ends_when_answered": True} if d.ends_when_answered else {}),
@@ -145,6 +149,7 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
             print(f"[{target.label}] {d.name}: the answers of an earlier evaluation of these files "
                   f"({cache_root / entry}; --fresh_answers asks again)", flush=True)
         found[d.name] = metrics
+        seconds[d.name] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)  # loading apart
         if d.metric == "qa":
             metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
         print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
@@ -152,15 +157,20 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     for d in datasets if retrieval is not None else []:
         if d.metric == "qa" and d.path not in _suite_paths():
             batch_size, _ = _batch_size(cfg, "qa")
+            started, loading = time.monotonic(), seconds.get("loading", 0.0)
             extras["retrieval"][d.name] = flags = answer_with_retrieval(
                 loaded(), tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
                 batch_size, cfg.max_new_tokens)
+            seconds[f"{d.name} with retrieval"] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)
             print(f"[{target.label}] {d.name} with retrieval: {sum(flags)}/{len(flags)} answered", flush=True)
     if lm_tasks is not None:
         from knowtune.evaluate.lm_eval_tasks import evaluate_model
 
+        started, loading = time.monotonic(), seconds.get("loading", 0.0)
         extras["lm_eval"] = evaluate_model(loaded(), tokenizer, lm_tasks, cfg.batch_size, cfg.max_samples_per_dataset)
+        seconds["lm_eval"] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)
         print(f"[{target.label}] lm-eval: {extras['lm_eval']}", flush=True)
+    extras["seconds"] = {name: round(value, 2) for name, value in seconds.items()}
     return found, extras
 
 
@@ -253,6 +263,8 @@ def run(cfg: EvalConfig, command: list[str] | None = None) -> dict:
         "models": {t.label: t.describe() for t in targets},
         "datasets": {d.name: _dataset_info(d) for d in datasets},
         "results": {label: per_label[label] for label in ("model", "base") if label in per_label},
+        # wall seconds per model: loading it, each dataset (its kept answers read back: about 0), each retrieval pass
+        "seconds": {label: extras[label]["seconds"] for label in ("model", "base") if label in extras},
     }
     if lm_tasks is not None:
         results["lm_eval"] = {label: extras[label]["lm_eval"] for label in ("model", "base") if label in extras}
