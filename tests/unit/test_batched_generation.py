@@ -238,3 +238,12 @@ def test_answered_check_ends_only_where_the_whole_answer_contains_it_too(text, a
         assert tokenizer.decode(ids[first - 1:first]).startswith(ends_after)
         assert contains(tokenizer.decode(ids[:first]), accepted) and contains(text, accepted)
         assert not any(check(ids[:k]) for k in range(1, first))
+
+
+def test_knowtunes_wide_cpu_batches_are_spread_evenly_and_other_sizes_kept():
+    from knowtune.models.generate import GENERATION_BATCH, balanced
+
+    assert GENERATION_BATCH == 128
+    assert [balanced(n, 128) for n in (50, 128, 129, 200, 387, 450)] == [128, 128, 129, 100, 129, 113]
+    assert balanced(387, 128, shrink_on_oom=True) == 128  # a GPU's size is its memory's
+    assert balanced(387, 64) == 64 and balanced(20, 8) == 8  # a size someone chose
