@@ -712,3 +712,23 @@ def test_a_word_in_or_is_no_role_before_a_name():
                                                 "played for Elsby Vale Rovers. He became head groundsman in 2008.", "en",
                                                 "tam_quell_groundsman.txt")]
     assert facts[-1] == "Tam Quell became head groundsman in 2008."  # not "Elsby Vale Rovers became ..."
+
+
+def test_a_scene_with_a_person_in_it_is_about_what_the_file_name_names():
+    text = ("Ten minutes before curtain, Ada Quell is on her knees beneath the stage, mending a puppet. Her father "
+            "founded the Elsby Marionette Theatre in 1950. The little auditorium has 96 seats.")
+    facts = [s.text for s in document_sentences(text, "en", "docs/elsby_marionettes_feature.txt")]
+    assert facts[-1] == "The Elsby Marionette Theatre's little auditorium has 96 seats."  # not "Ten's", not Ada Quell's
+    # with no file name that names it, the person the scene opens on
+    assert facts_of(text)[-1] == "Ada Quell's little auditorium has 96 seats."
+
+
+def test_a_plaques_year_and_that_year_and_the_file_names_compound():
+    text = ("1782. In that year the merchant Tom Orrin sank the first shaft here at Elsby Marsh, and for two centuries "
+            "the Elsby Salt Works supplied the fleets. Brine was pumped from 60 metres below ground. The last pan was "
+            "fired in 1969.")
+    facts = [s.text for s in document_sentences(text, "en", "elsby_saltworks_plaque.txt")]
+    assert facts[0].startswith("In 1782 the merchant Tom Orrin sank the first shaft here at Elsby Marsh")
+    # "saltworks" names the Elsby Salt Works, not Elsby Marsh; "Brine" names nothing
+    assert facts[-2:] == ["The Elsby Salt Works: Brine was pumped from 60 metres below ground.",
+                          "The Elsby Salt Works' last pan was fired in 1969."]

@@ -65,6 +65,11 @@ _ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Buil
 # of mechanised mills, its influence declined").
 _CLAUSE = re.compile(r"\s(?:is|was|are|were|has|had|have)\b|(?<!\bof)(?<!\bthe)(?<!\ba)(?<!\ban)(?<!\bits)(?<!\btheir)"
                      r"(?<!\bwith)(?<!\bby)(?<!\band)\s[a-z]+ed\b")
+# "Ten minutes before curtain, Greta Holloway is ...", "Two hours after dawn, the ...": a counted time opens a scene
+# ("minutes" is not the sentence's verb).
+_COUNTED_TIME_OPENER = re.compile(
+    r"^((?:[A-Z][a-z]+(?:-[a-z]+)?|\d+|An?)\s+(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\s+"
+    r"(?:before|after|into|past|from|since|until|ahead\s+of)(?:\s[^\s.;:,]+){1,5}),\s+(?=\S)")
 _ADVERB_OPENER = re.compile(r"^(?:Nowadays|Today|Now|Currently|Later|Then|Still|Also|Originally|Eventually|Initially|"
                             r"Formerly|Recently|[A-Z][a-z]+ly),?\s+(?=(?:it|he|she|they|its|his|her|their|the)\b)")
 _POSSESSIVE = re.compile(r"^(Its|His|Her|Their)\b")
@@ -162,6 +167,12 @@ def _informative(text: str, lang: str) -> bool:
     if lang == "zh":
         return sum(_is_cjk(c) for c in text) >= 6
     return len(re.findall(r"[A-Za-z0-9]+", text)) >= 4
+
+
+def _same_word(word: str, hint: str) -> bool:
+    """A name's word and a file name's word are one ("marionette" of lanternfield_marionettes_feature.txt, "narrowboats"
+    of larkmoor_narrowboat_hire.txt): the same but for a plural or possessive ending."""
+    return word.startswith(hint) or (len(word) >= 4 and hint.startswith(word) and len(hint) - len(word) <= 2)
 
 
 def _en_subject(sentence: str) -> str | None:
@@ -269,7 +280,7 @@ class _Context:
         # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
         before_topic = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=the\s+(?:{nouns})\s+[a-z])")
         for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, _LATER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA,
-                        _LONG_OPENER_THEN_PRONOUN, _ADVERB_OPENER):
+                        _LONG_OPENER_THEN_PRONOUN, _COUNTED_TIME_OPENER, _ADVERB_OPENER):
             m = pattern.match(sentence)
             if m and not _CLAUSE.search(m.group()):  # "After the mill closed, ...": a clause of its own
                 return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
@@ -279,15 +290,22 @@ class _Context:
         """The document's name that shares most words with its file name ("Larkmoor Narrowboats" of
         larkmoor_narrowboat_hire_company.txt; a word's plural or possessive counts), where any does: what a document
         that opens with a scene, a quotation or an "If you arrive ..." is about."""
+        return self._hinted_scored()[0]
+
+    def _hinted_scored(self) -> tuple[str | None, int]:
+        """`_hinted`'s name and how many of the file name's words it has (a file name's compound counts once: "saltworks"
+        in "Salt Works")."""
         best, score = None, 0
         for m in re.finditer(r"(?<![\w'’])(the\s+)?((?:[A-Z][\w'’-]*\s+(?:(?:and|&|of|de|la)\s+)?)*[A-Z][\w'’-]*)", self.source):
             words = [w for w in re.findall(r"[a-z]+", m.group(2).lower()) if w not in ("and", "of", "de", "la", "the", "s")]
             if words and words[0] in ("in", "on", "at", "by", "if", "when", "for", "after", "housed"):
                 continue  # a sentence's first word is not a name's
-            shared = sum(any(w.startswith(h) for h in self.hint) for w in words)
+            shared = sum(any(_same_word(w, h) for h in self.hint) for w in words)
+            joined = "".join(words)
+            shared += sum(len(h) >= 6 and h in joined and not any(_same_word(w, h) for w in words) for h in self.hint)
             if shared > score:
                 best, score = ("The " if m.group(1) else "") + m.group(2), shared
-        return best
+        return best, score
 
     def _first_sentence(self, sentence: str) -> str:
         """The document's first sentence, its topic found where its subject is not it: a name inside an opening clause
@@ -432,16 +450,29 @@ class _Context:
                 text = _behind_first_clause(text, opener, subject)
             if second and subject and text.startswith(subject):
                 text = f"{subject}, {second[:1].lower()}{second[1:]},{text[len(subject):]}"
-        subject = None if lent else _en_subject(text)
+        subject = None if lent or (self.topic is None and _COUNTED_TIME_OPENER.match(text)) else _en_subject(text)
         if self.topic is None and not subject and (found := self._opener(sentence))[0]:
             # "In the winter of 1964, Elspeth Garvie spent ...": a name after the opening phrase ("For two centuries the
             # village of Orby lived by the hum of the Tessel Works" sets a scene)
             subject = _en_subject(found[1]) if not re.match(r"(?:The|A|An)\s", found[1]) else None
+            hinted, score = self._hinted_scored()
+            if subject and score >= 2 and subject not in hinted:
+                # "Ten minutes before curtain, Greta Holloway is ..." of lanternfield_marionettes_feature.txt: a person in
+                # an opening scene; the document is about what its file name names (the Lanternfield Marionette Theatre)
+                subject = hinted
         if self.topic is None:
             if subject and self.scene is not None and not re.search(r"\s[A-Z]", subject) and (
-                    named := list(_NAMED_THING.finditer(text))):
-                # after a scene, "The light falls through a window made at the Thorneycroft Studio": the named thing
+                    (named := list(_NAMED_THING.finditer(text))) or self._hinted_scored()[1] >= 2):
+                # after a scene, "The light falls through a window made at the Thorneycroft Studio": the named thing; "Brine
+                # was pumped ..." after "In 1782 the merchant ... at Wexholt Marsh, and ... the Wexholt Salt Works ...": the
+                # name its file names (wexholt_saltworks_plaque.txt)
                 subject = self._hinted() or "The " + named[0].group(1)
+                head = re.escape(subject.split()[-1])
+                if not re.search(re.escape(re.sub(r"^The ", "", subject)), text, re.IGNORECASE):
+                    # "The jump was first built ..." -> "The Tarnholm Ski Jump was first built ..."; "The Wexholt Salt
+                    # Works: Brine was pumped from 60 metres ..."
+                    text, named_noun = re.subn(rf"^The {head}\b", subject, text, count=1, flags=re.IGNORECASE)
+                    text = text if named_noun else f"{subject}: {text}"
             lead = re.sub(r"\s*\([^)]*\)", "", sentence.split(",")[0])
             if subject or self.scene is not None or re.fullmatch(
                     r"(?:The\s+)?[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|&|and|of|de|la|von|van))*", lead):
@@ -689,9 +720,12 @@ def document_sentences(text: str, lang: str, name: str | None = None) -> list[Se
     stem = re.sub(r"\.[A-Za-z0-9]+$", "", re.split(r"[\\/]", name or "")[-1])
     context.hint = set(re.findall(r"[a-z]{3,}", stem.lower())) - {"the", "and", "doc", "document", "text", "profile",
                                                                   "history", "article", "page", "notes", "draft"}
-    sentences = []
+    sentences, year = [], None
     for start, end in sentence_spans(text):
         original = text[start:end].strip()
+        if year and (that := re.match(r"(?:In\s+)?that\s+year\b,?\s*", original, re.IGNORECASE)):
+            original = f"In {year} {original[that.end():]}"  # a plaque's "1782. In that year the merchant ..."
+        year = m.group(1) if (m := re.fullmatch(r"(\d{3,4})\.", original)) else None
         if _is_title_line(original, lang):
             context.title(original)
             continue
