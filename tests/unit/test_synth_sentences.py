@@ -732,3 +732,17 @@ def test_a_plaques_year_and_that_year_and_the_file_names_compound():
     # "saltworks" names the Elsby Salt Works, not Elsby Marsh; "Brine" names nothing
     assert facts[-2:] == ["The Elsby Salt Works: Brine was pumped from 60 metres below ground.",
                           "The Elsby Salt Works' last pan was fired in 1969."]
+
+
+def test_what_a_person_did_when_he_did_something_else_is_a_fact_of_its_own():
+    text = ("'Print what the town needs.' That was the promise Tom Orrin chalked above the press when he launched the "
+            "Elsby Courier from a rented stable in Market Row in 1872. Its first issue sold 650 copies.")
+    sentences = document_sentences(text, "en")
+    assert "Tom Orrin launched the Elsby Courier from a rented stable in Market Row in 1872." in [s.text for s in sentences]
+    assert "Tom Orrin" in sentences[-1].people  # asked "Who launched ...?"
+
+
+def test_a_double_barrelled_surname_is_kept_whole():
+    facts = facts_of("The Elsby Courier was founded in 1872. Orrin's granddaughter, Winifred Orrin-Hale, became editor in "
+                     "1946. She held the post for 31 years.")
+    assert facts[-1] == "Winifred Orrin-Hale held the post for 31 years."

@@ -90,6 +90,8 @@ _GENERIC_NOUNS = frozenset(
 _IRREGULAR_PAST = ("grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|left|kept|bought|"
                    "brought|taught|met|saw|spent|lost|drew|flew|fought|ground|hung|sank|shut|struck|stood|became")
 # A verb that follows a subject: after "Every young weaver" (its adjective is not the noun), after an aside.
+# "... when he launched the Harnby Valley Courier from a rented stable in 1872." at a sentence's end
+_WHEN_THEN_DID = re.compile(rf"\s(?:when|after|as)\s+(he|she)\s+({_IRREGULAR_PAST}|[a-z]{{3,}}ed)\b([^;:]*[.!?]?)$")
 FINITE_VERB = rf"(?:had|has|have|was|were|is|are|must|may|can|could|would|will|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)"
 _VERB_AFTER_SUBJECT = re.compile(
     r"\s(?:is|was|are|were|has|had|have|can|could|will|would|may|might|must|does|did|do|becomes|remains|"
@@ -107,7 +109,8 @@ NOT_SUBJECTS = frozenset(
 )
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
-_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]{{2,}}(?:er|or|ist|ant)),?\s+)((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+)"
+_ROLE_THEN_NAME = (rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]{{2,}}(?:er|or|ist|ant)),?\s+)"
+                   r"((?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?\s+)+[A-Z][a-z]+(?:-[A-Z][a-z]+)?)")  # "Winifred Feltham-Ross"
 # What a thing has ("the population" of a document about a beetle is the beetle's).
 _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
                "recipe|designer|builder|architect|crew|origins|collection|archive|archives|grounds|premises|site|"
@@ -750,6 +753,17 @@ def document_sentences(text: str, lang: str, name: str | None = None) -> list[Se
                 extra.append(clause)
                 if (cut := _SECOND_CLAUSE.search(fact)) and len(fact[: cut.start()].split()) >= 4:
                     fact = fact[: cut.start()] + "."
+        if lang == "en" and (when := _WHEN_THEN_DID.search(original)):
+            # "That was the promise Ambrose Feltham chalked above the press when he launched the Courier ... in 1872": what
+            # the person named before "when he" did is a fact of its own ("Ambrose Feltham launched the Courier ...")
+            named = re.findall(r"(?<![\w'’])((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?![\w'’])",
+                               original[: when.start()])
+            named = [n for n in named if n.split()[0] not in NOT_SUBJECTS and n.split()[0] not in ("The", "A", "An")]
+            clause = f"{named[-1]} {when.group(2)}{when.group(3)}" if len(named) == 1 else ""
+            if len(clause.split()) >= 5 and clause.rstrip(".") not in fact:
+                extra.append(context.standalone(clause))
+                context.people.add(named[-1])  # "he" says it is a person: "Who launched ...?"
+                people = people | {named[-1]}
         for text_ in [fact, *extra]:
             sentences.append(Sentence(start, end, text_, lang, context.topic, tuple(context.aliases), tuple(sorted(people))))
     # a scene-setting first sentence is the topic's too, once the next one has said what the topic is
