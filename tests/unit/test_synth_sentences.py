@@ -746,3 +746,22 @@ def test_a_double_barrelled_surname_is_kept_whole():
     facts = facts_of("The Elsby Courier was founded in 1872. Orrin's granddaughter, Winifred Orrin-Hale, became editor in "
                      "1946. She held the post for 31 years.")
     assert facts[-1] == "Winifred Orrin-Hale held the post for 31 years."
+
+
+def test_an_about_us_page_is_about_the_firm_its_we_and_our_mean():
+    text = ('"A good hat should outlast its head." That was the rule of Ada Orrin, who opened our first workroom on '
+            "Tanner Row in 1911. We still use more than 300 limewood blocks. Our best-known design takes six hours.")
+    facts = [s.text for s in document_sentences(text, "en", "docs/orrin_hatmakers_about_us.txt")]
+    assert "That was the rule of Ada Orrin, who opened Orrin Hatmakers' first workroom on Tanner Row in 1911." in facts
+    assert "Orrin Hatmakers still use more than 300 limewood blocks." in facts
+    assert facts[-1] == "Orrin Hatmakers' best-known design takes six hours."
+    # "That" is no topic, whatever the file is called
+    assert not any(f.startswith("That:") or f.startswith("That's") for f in facts_of(text))
+
+
+def test_a_heading_in_capitals_gives_way_to_the_name_the_file_names():
+    text = ("ELSBY OPEN-AIR BATHS\n\nOn this site, on 14 July 1927, the Elsby Lido opened to the public. The lido was "
+            "paid for by public subscription. Its diving stage was 10 metres high.")
+    facts = [s.text for s in document_sentences(text, "en", "elsby_lido_plaque.txt")]
+    assert facts[-1] == "The Elsby Lido's diving stage was 10 metres high."
+    assert facts_of(text)[-1] == "Elsby Open-Air Baths' diving stage was 10 metres high."  # no file name: the heading

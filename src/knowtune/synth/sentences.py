@@ -105,7 +105,7 @@ _BUSINESS_NOUNS = frozenset("manufacturer maker producer company firm business b
 NOT_SUBJECTS = frozenset(
     """Unlike In On At Every Each Today After Before During When While Although Because Since Some Many Most Like For By
     With From Despite Over Until As If Once Every Local Visitors People There Here Then Later Now Also
-    Step Walk Look Stand Visit Climb Follow Enter Imagine Picture""".split()  # "Step inside ... and you will find"
+    Step Walk Look Stand Visit Climb Follow Enter Imagine Picture That""".split()  # "Step inside ... and you will find"
 )
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
@@ -270,6 +270,7 @@ class _Context:
         self.hint: set[str] = set()  # the words of the document's file name ("larkmoor_narrowboat_hire_company.txt")
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
         self.source = ""  # the whole document as written
+        self.we: str | None = None  # the firm an "about us" page's "we" and "our" are
 
     def standalone(self, sentence: str) -> str:
         return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
@@ -299,16 +300,32 @@ class _Context:
         """`_hinted`'s name and how many of the file name's words it has (a file name's compound counts once: "saltworks"
         in "Salt Works")."""
         best, score = None, 0
-        for m in re.finditer(r"(?<![\w'’])(the\s+)?((?:[A-Z][\w'’-]*\s+(?:(?:and|&|of|de|la)\s+)?)*[A-Z][\w'’-]*)", self.source):
+        for m in re.finditer(r"(?<![\w'’])(the\s+)?((?:[A-Z][\w'’-]*[^\S\n]+(?:(?:and|&|of|de|la)[^\S\n]+)?)*[A-Z][\w'’-]*)",
+                             self.source):  # a name within a line
             words = [w for w in re.findall(r"[a-z]+", m.group(2).lower()) if w not in ("and", "of", "de", "la", "the", "s")]
             if words and words[0] in ("in", "on", "at", "by", "if", "when", "for", "after", "housed"):
                 continue  # a sentence's first word is not a name's
-            shared = sum(any(_same_word(w, h) for h in self.hint) for w in words)
-            joined = "".join(words)
-            shared += sum(len(h) >= 6 and h in joined and not any(_same_word(w, h) for w in words) for h in self.hint)
+            shared = self._hint_score(words)
             if shared > score:
                 best, score = ("The " if m.group(1) else "") + m.group(2), shared
         return best, score
+
+    def _hint_score(self, words: list[str]) -> int:
+        """How many of the file name's words a name's lowercased `words` have (a compound once: "saltworks")."""
+        shared = sum(any(_same_word(w, h) for h in self.hint) for w in words)
+        joined = "".join(words)
+        return shared + sum(len(h) >= 6 and h in joined and not any(_same_word(w, h) for w in words) for h in self.hint)
+
+    def first_person_plural(self, stem_words: list[str]) -> None:
+        """An "about us" page ("We still use 300 limewood blocks", "our first workroom") is about the firm that writes
+        it: the name its file name names in the text, else the file name's own words ("Pellow Hatmakers" of
+        pellow_hatmakers_about_us.txt); "we" and "our" are then that firm."""
+        outside = re.sub(r"[\"“][^\"”]*[\"”]", " ", self.source)  # a quotation's "we" is the speaker's
+        if len(re.findall(r"\b(?:[Ww]e|[Oo]ur|us)\b", outside)) < 2 or not stem_words:
+            return
+        hinted, score = self._hinted_scored()
+        self.we = hinted if hinted and score >= 2 else " ".join(w.capitalize() for w in stem_words)
+        self.topic = self.we
 
     def _first_sentence(self, sentence: str) -> str:
         """The document's first sentence, its topic found where its subject is not it: a name inside an opening clause
@@ -367,6 +384,11 @@ class _Context:
         if opener and not aside and (m := _ASIDE_OPENER.match(text)):
             second, text = m.group(1).rstrip(","), capitalise(text[m.end():])
         lent = False
+        if self.we:
+            text = re.sub(r"^We\b", self.we, text)
+            text = re.sub(r"^Our\b", _possessive(self.we), text)
+            text = re.sub(r"(?<=\s)our\b", _possessive(_mid_sentence(self.we)), text)
+            text = re.sub(r"(?<=\s)(?:we|us)\b", _mid_sentence(self.we), text)
         if self.topic:
             thing = self.last_thing or self.topic
             lower = _mid_sentence(self.topic)  # "the copper-backed ..."
@@ -677,7 +699,15 @@ class _Context:
     def title(self, heading: str) -> None:
         """A heading names the topic: "Vellmoor, a harbour town" -> "Vellmoor"."""
         if self.topic is None:
+            if heading.isupper() and len(heading.split()) >= 2:  # "MARROWBY OPEN-AIR BATHS"
+                heading = re.sub(r"[A-Za-z]+", lambda m: m.group().capitalize(), heading.lower())
             self.topic = re.split(r"[,:;—–(（，：]| - ", heading)[0].strip() or None
+            hinted, score = self._hinted_scored()
+            if self.topic and score >= 2 and score > self._hint_score(re.findall(r"[a-z]+", self.topic.lower())):
+                # the heading "Marrowby Open-Air Baths" of marrowby_lido_heritage_plaque.txt, whose text says "the Marrowby
+                # Lido": the name the file names
+                self.topic = hinted
+                return
             used = self.topic and not self.topic.startswith("The ") and re.search(
                 rf"\b[Tt]he ({re.escape(self.topic)})(?![\w-])", self.source, re.IGNORECASE)
             if used:  # the text says "The Qorvath Ridge Observatory", or "the copper-backed marsh beetle" to a heading's
@@ -723,6 +753,9 @@ def document_sentences(text: str, lang: str, name: str | None = None) -> list[Se
     stem = re.sub(r"\.[A-Za-z0-9]+$", "", re.split(r"[\\/]", name or "")[-1])
     context.hint = set(re.findall(r"[a-z]{3,}", stem.lower())) - {"the", "and", "doc", "document", "text", "profile",
                                                                   "history", "article", "page", "notes", "draft"}
+    if lang == "en":
+        context.first_person_plural([w for w in re.findall(r"[a-z]{3,}", stem.lower()) if w in context.hint
+                                     and w not in ("about", "our", "who", "are", "home", "index", "info")])
     sentences, year = [], None
     for start, end in sentence_spans(text):
         original = text[start:end].strip()
