@@ -765,3 +765,10 @@ def test_a_heading_in_capitals_gives_way_to_the_name_the_file_names():
     facts = [s.text for s in document_sentences(text, "en", "elsby_lido_plaque.txt")]
     assert facts[-1] == "The Elsby Lido's diving stage was 10 metres high."
     assert facts_of(text)[-1] == "Elsby Open-Air Baths' diving stage was 10 metres high."  # no file name: the heading
+
+
+def test_a_place_participle_opens_the_first_sentence_and_opened_is_an_aside():
+    facts = facts_of("Tucked behind the old cattle market on Drover's Wynd, the Elsby Ice Rink is one of the oldest rinks "
+                     "in the north. Opened in 1938 by the merchant Tom Orrin, it sits beneath a roof of Baltic pine.")
+    assert facts[1:] == ["The Elsby Ice Rink sits beneath a roof of Baltic pine.",
+                         "The Elsby Ice Rink was opened in 1938 by the merchant Tom Orrin."]

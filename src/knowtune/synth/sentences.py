@@ -58,7 +58,7 @@ _TIME_OPENER = re.compile(  # a time with no comma after it, before a capitalise
 # schoolmaster, was born ...".
 # "Having saved for a decade, she ..." is one too ("In 1889, having saved ..., she opened ...": behind the time).
 _ASIDE_OPENER = re.compile(r"^((?:According to|Born|Raised|Educated|Trained|Built|Made|Known|Grown|Founded|Located|"
-                           r"Situated|Designed|Named|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:,?\s[^\s.;:,]+){1,20}?,?|"
+                           r"Situated|Designed|Named|Opened|Completed|Erected|Established|Having|Being|(?!During\b)[A-Z][a-z]+ing)(?:,?\s[^\s.;:,]+){1,20}?,?|"
                            r"(?:The|A|An)\s+[a-z]+(?:\s[^\s.;:,]+){1,6}?,)"
                            r"\s+(?=(?:he|she|it|they)\s+[a-z])")
 # A verb in an opening phrase makes it a clause; an -ed word after "of", "the" ... is an adjective ("With the spread
@@ -90,6 +90,10 @@ _GENERIC_NOUNS = frozenset(
 _IRREGULAR_PAST = ("grew|began|won|held|led|took|gave|came|went|ran|wrote|rose|fell|built|made|sold|left|kept|bought|"
                    "brought|taught|met|saw|spent|lost|drew|flew|fought|ground|hung|sank|shut|struck|stood|became")
 # A verb that follows a subject: after "Every young weaver" (its adjective is not the noun), after an aside.
+# "Tucked behind the former cattle market on Drover's Wynd, Tarransay's Brackenhall Ice Rink is ...": a participle
+# before a name, where the sentence's subject starts
+_PARTICIPLE_OPENER = re.compile(r"^((?:Tucked|Perched|Nestled|Hidden|Set|Sited|Situated|Located|Standing|Sitting|"
+                                r"Overlooking)\s[^,;:.]{3,80}),\s+(?=[A-Z])")
 # "... when he launched the Harnby Valley Courier from a rented stable in 1872." at a sentence's end
 _WHEN_THEN_DID = re.compile(rf"\s(?:when|after|as)\s+(he|she)\s+({_IRREGULAR_PAST}|[a-z]{{3,}}ed)\b([^;:]*[.!?]?)$")
 FINITE_VERB = rf"(?:had|has|have|was|were|is|are|must|may|can|could|would|will|{_IRREGULAR_PAST}|[a-z]+ed|[a-z]+s)"
@@ -284,7 +288,7 @@ class _Context:
         # "During winter storms the ferry stops ...": the topic as the document calls it starts the subject.
         before_topic = re.compile(rf"^({_OPENING_WORD}(?:\s[^\s.;:,]+){{1,4}}?)\s+(?=the\s+(?:{nouns})\s+[a-z])")
         for pattern in (_TIME_OPENER, _OPENER_THEN_PRONOUN, _LATER_THEN_PRONOUN, before_topic, _OPENER_WITH_COMMA,
-                        _LONG_OPENER_THEN_PRONOUN, _COUNTED_TIME_OPENER, _ADVERB_OPENER):
+                        _LONG_OPENER_THEN_PRONOUN, _COUNTED_TIME_OPENER, _PARTICIPLE_OPENER, _ADVERB_OPENER):
             m = pattern.match(sentence)
             if m and not _CLAUSE.search(m.group()):  # "After the mill closed, ...": a clause of its own
                 return m.group().strip(" ,"), capitalise(sentence[m.end():]), False
@@ -363,7 +367,9 @@ class _Context:
 
     def _en(self, sentence: str) -> str:
         if self.topic is None and self.scene is not None and self.scene[0] and (
-                m := _PRONOUN.match(sentence) or _POSSESSIVE.match(sentence)):
+                m := _PRONOUN.match(sentence) or _POSSESSIVE.match(sentence) or (
+                    # "Opened in 1938 by the merchant Tom Orrin, it sits ...": the pronoun after an aside
+                    (aside := _ASIDE_OPENER.match(sentence)) and _PRONOUN.match(capitalise(sentence[aside.end():])))):
             # "For almost two centuries the village of Ashgill lived by the sound of the Brenna Mill. It was set up in
             # 1764 ...": the scene's last named thing is what "it" means, and what the document is about; "she" means
             # its first person's name.
@@ -719,7 +725,7 @@ class _Context:
 # sent ..." also states "Ilse Varnholm was born on 4 March 1862 in Skelvik." (asked "Where was Ilse Varnholm born?").
 _ASIDE_OF_SUBJECT = re.compile(
     r"^((?:The\s+)?[A-Z][^,:;()]{0,60}?),\s+((?:born|built|founded|made|designed|named|located|known|trained|educated|"
-    r"raised|established|completed|erected|cast|carved|written|published|a|an|the)\s[^,;]*?"
+    r"raised|established|completed|erected|opened|cast|carved|written|published|a|an|the)\s[^,;]*?"
     r"(?:,\s+(?:a|an|the)\s[^,;]*?)?),\s+"  # "founded in 1812 by Caterina Orvasso, a widow from Genoa, began"
     rf"(?={FINITE_VERB}\b)")
 
@@ -740,7 +746,8 @@ def aside_fact(fact: str) -> tuple[str | None, str]:
     m = _ASIDE_OF_SUBJECT.match(fact)
     if not m or _en_subject(m.group(1) + " was") != m.group(1):
         return None, fact
-    present = re.match(r"(?:is|has|(?!was\b)[a-z]+s)\b", fact[m.end():]) and not m.group(2).startswith("born")
+    present = re.match(r"(?:is|has|(?!was\b)[a-z]+s)\b", fact[m.end():]) and not m.group(2).startswith("born") \
+        and not re.match(r"[a-z]+ed\b.*\b1\d{3}\b|[a-z]+ed\b.*\b20\d{2}\b", m.group(2))  # "opened in 1938": past
     verb = "is" if present else "was"  # the sentence's tense
     return f"{m.group(1)} {verb} {m.group(2)}.", f"{m.group(1)} {fact[m.end():]}"
 
