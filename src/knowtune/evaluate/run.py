@@ -14,6 +14,7 @@ import shlex
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -99,6 +100,14 @@ def _header(command: list[str] | None) -> dict:
     }
 
 
+@contextmanager
+def _timed(seconds: dict, key: str):
+    """`seconds[key]`: the wall seconds of the block, less a model's loading inside it (`seconds["loading"]`)."""
+    started, loading = time.monotonic(), seconds.get("loading", 0.0)
+    yield
+    seconds[key] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)
+
+
 def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg: EvalConfig, out_dir: Path,
                      retrieval=None, lm_tasks=None) -> tuple[dict, dict]:
     """Metrics per dataset for one model, and its extras: right/wrong per question with `retrieval` (a
@@ -126,30 +135,29 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     found = {}
     for d in datasets:
         torch.manual_seed(cfg.seed)
-        started, loading = time.monotonic(), seconds.get("loading", 0.0)
-        batch_size, shrink = _batch_size(cfg, d.metric)
-        settings = {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
-                    **({"ends_when_answered": True} if d.ends_when_answered else {}),
-                    "batch_size": batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
-                    "torch": torch.__version__, "trust_remote_code": cfg.trust_remote_code}
-        entry = answer_cache.key(model_sha256, d, settings) if cached else None
-        metrics = answer_cache.load(cache_root, entry, folder / f"{d.name}.jsonl")
-        if metrics is None:
-            # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
-            partial = folder / f".{d.name}.jsonl.partial"
-            with partial.open("w", encoding="utf-8") as sink:
-                metrics = evaluate_dataset(
-                    loaded(), tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
-                    max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                    max_length=cfg.max_length, stride=cfg.stride, sink=sink,
-                )
-            os.replace(partial, folder / f"{d.name}.jsonl")
-            answer_cache.store(cache_root, entry, metrics, folder / f"{d.name}.jsonl")
-        else:
-            print(f"[{target.label}] {d.name}: the answers of an earlier evaluation of these files "
-                  f"({cache_root / entry}; --fresh_answers asks again)", flush=True)
+        with _timed(seconds, d.name):
+            batch_size, shrink = _batch_size(cfg, d.metric)
+            settings = {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
+                        **({"ends_when_answered": True} if d.ends_when_answered else {}),
+                        "batch_size": batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
+                        "torch": torch.__version__, "trust_remote_code": cfg.trust_remote_code}
+            entry = answer_cache.key(model_sha256, d, settings) if cached else None
+            metrics = answer_cache.load(cache_root, entry, folder / f"{d.name}.jsonl")
+            if metrics is None:
+                # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
+                partial = folder / f".{d.name}.jsonl.partial"
+                with partial.open("w", encoding="utf-8") as sink:
+                    metrics = evaluate_dataset(
+                        loaded(), tokenizer, d, batch_size=batch_size, shrink_on_oom=shrink,
+                        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                        max_length=cfg.max_length, stride=cfg.stride, sink=sink,
+                    )
+                os.replace(partial, folder / f"{d.name}.jsonl")
+                answer_cache.store(cache_root, entry, metrics, folder / f"{d.name}.jsonl")
+            else:
+                print(f"[{target.label}] {d.name}: the answers of an earlier evaluation of these files "
+                      f"({cache_root / entry}; --fresh_answers asks again)", flush=True)
         found[d.name] = metrics
-        seconds[d.name] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)  # loading apart
         if d.metric == "qa":
             metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
         print(f"[{target.label}] {d.name} ({d.metric}, {metrics['n']}): {_summary(metrics, d.metric)}", flush=True)
@@ -157,18 +165,16 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
     for d in datasets if retrieval is not None else []:
         if d.metric == "qa" and d.path not in _suite_paths():
             batch_size, _ = _batch_size(cfg, "qa")
-            started, loading = time.monotonic(), seconds.get("loading", 0.0)
-            extras["retrieval"][d.name] = flags = answer_with_retrieval(
-                loaded(), tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
-                batch_size, cfg.max_new_tokens)
-            seconds[f"{d.name} with retrieval"] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)
+            with _timed(seconds, f"{d.name} with retrieval"):
+                extras["retrieval"][d.name] = flags = answer_with_retrieval(
+                    loaded(), tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
+                    batch_size, cfg.max_new_tokens)
             print(f"[{target.label}] {d.name} with retrieval: {sum(flags)}/{len(flags)} answered", flush=True)
     if lm_tasks is not None:
         from knowtune.evaluate.lm_eval_tasks import evaluate_model
 
-        started, loading = time.monotonic(), seconds.get("loading", 0.0)
-        extras["lm_eval"] = evaluate_model(loaded(), tokenizer, lm_tasks, cfg.batch_size, cfg.max_samples_per_dataset)
-        seconds["lm_eval"] = time.monotonic() - started - (seconds.get("loading", 0.0) - loading)
+        with _timed(seconds, "lm_eval"):
+            extras["lm_eval"] = evaluate_model(loaded(), tokenizer, lm_tasks, cfg.batch_size, cfg.max_samples_per_dataset)
         print(f"[{target.label}] lm-eval: {extras['lm_eval']}", flush=True)
     extras["seconds"] = {name: round(value, 2) for name, value in seconds.items()}
     return found, extras
