@@ -113,8 +113,8 @@ NOT_SUBJECTS = frozenset(
 )
 # What follows an object "her" ("awarded her its medal", "gave her a prize"), not the noun of a possessive one.
 _NOT_A_NOUN = frozenset("its the a an his their her in on at to for with by from of as and that this these".split())
-_ROLE_THEN_NAME = (rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]{{2,}}(?:er|or|ist|ant)),?\s+)"
-                   r"((?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?\s+)+[A-Z][a-z]+(?:-[A-Z][a-z]+)?)")  # "Winifred Feltham-Ross"
+_PERSON_NAME = r"(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?\s+)+[A-Z][a-z]+(?:-[A-Z][a-z]+)?"  # "Winifred Feltham-Ross"
+_ROLE_THEN_NAME = rf"(?:\b{_TITLES}\s+|\b(?:by|botanist|named|called|[a-z]{{2,}}(?:er|or|ist|ant)),?\s+)({_PERSON_NAME})"
 # What a thing has ("the population" of a document about a beetle is the beetle's).
 _RELATIONAL = ("population|habitat|diet|lifespan|founder|founders|owner|owners|headquarters|staff|workforce|membership|"
                "recipe|designer|builder|architect|crew|origins|collection|archive|archives|grounds|premises|site|"
@@ -747,7 +747,7 @@ def aside_fact(fact: str) -> tuple[str | None, str]:
     if not m or _en_subject(m.group(1) + " was") != m.group(1):
         return None, fact
     present = re.match(r"(?:is|has|(?!was\b)[a-z]+s)\b", fact[m.end():]) and not m.group(2).startswith("born") \
-        and not re.match(r"[a-z]+ed\b.*\b1\d{3}\b|[a-z]+ed\b.*\b20\d{2}\b", m.group(2))  # "opened in 1938": past
+        and not re.match(r"[a-z]+ed\b.*\b(?:1\d|20)\d{2}\b", m.group(2))  # "opened in 1938": past
     verb = "is" if present else "was"  # the sentence's tense
     return f"{m.group(1)} {verb} {m.group(2)}.", f"{m.group(1)} {fact[m.end():]}"
 
@@ -796,8 +796,7 @@ def document_sentences(text: str, lang: str, name: str | None = None) -> list[Se
         if lang == "en" and (when := _WHEN_THEN_DID.search(original)):
             # "That was the promise Ambrose Feltham chalked above the press when he launched the Courier ... in 1872": what
             # the person named before "when he" did is a fact of its own ("Ambrose Feltham launched the Courier ...")
-            named = re.findall(r"(?<![\w'’])((?:[A-Z][a-z]+\s+)+[A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?![\w'’])",
-                               original[: when.start()])
+            named = re.findall(rf"(?<![\w'’])({_PERSON_NAME})(?![\w'’])", original[: when.start()])
             named = [n for n in named if n.split()[0] not in NOT_SUBJECTS and n.split()[0] not in ("The", "A", "An")]
             clause = f"{named[-1]} {when.group(2)}{when.group(3)}" if len(named) == 1 else ""
             if len(clause.split()) >= 5 and clause.rstrip(".") not in fact:

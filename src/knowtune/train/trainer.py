@@ -67,13 +67,14 @@ def load_generation_evals(cfg: TrainConfig) -> list:
     if cfg.selection.retention:
         from knowtune.evaluate.eval_data import suite_path
 
-        datasets.append(load_eval_dataset(cfg.heldout, "qa", HELDOUT, system_prompt=cfg.data.system_prompt))
-        datasets.append(load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", RETENTION,
-                                          system_prompt=cfg.data.system_prompt, max_samples=RETENTION_SELECTION_QUESTIONS))
+        selection = [load_eval_dataset(cfg.heldout, "qa", HELDOUT, system_prompt=cfg.data.system_prompt),
+                     load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", RETENTION,
+                                       system_prompt=cfg.data.system_prompt, max_samples=RETENTION_SELECTION_QUESTIONS)]
         if cfg.selection.missed:
-            datasets.append(load_eval_dataset(cfg.selection.missed, "qa", MISSED, system_prompt=cfg.data.system_prompt))
-        for selection_set in datasets[-3 if cfg.selection.missed else -2:]:
+            selection.append(load_eval_dataset(cfg.selection.missed, "qa", MISSED, system_prompt=cfg.data.system_prompt))
+        for selection_set in selection:
             selection_set.ends_when_answered = True  # selection reads their `contains` only
+        datasets += selection
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise UserError(f"training.eval_datasets: two files share a name ({', '.join(names)}); rename one")
