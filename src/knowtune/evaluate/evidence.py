@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from knowtune.evaluate.eval_data import EvalDataset
 from knowtune.models.generate import generate_batches
@@ -46,13 +47,26 @@ def flags_from_predictions(path: Path) -> list[bool]:
     return [bool(line["contains"]) for line in sorted(lines, key=lambda line: line["index"])]
 
 
-def answer_with_retrieval(model, tokenizer, dataset: EvalDataset, index: BM25Index, k: int, sink_path: Path,
-                          batch_size: int, max_new_tokens: int) -> list[bool]:
-    """Ask each question after its top-k passages; write the answers with what was retrieved; return right/wrong."""
+class Retrieved(NamedTuple):
+    questions: list[str]
+    passages: list[list[Passage]]  # each question's top k
+    prompts: list[list[dict]]  # each question's messages, its passages before it
+
+
+def with_retrieval(dataset: EvalDataset, index: BM25Index, k: int) -> Retrieved:
+    """Each question of `dataset` with its top-k passages in its prompt."""
     questions = [item.prompt[-1]["content"] for item in dataset.items]
     retrieved = index.search(questions, k)
     prompts = [item.prompt[:-1] + [{"role": "user", "content": with_context(q, found)}]
                for item, q, found in zip(dataset.items, questions, retrieved)]
+    return Retrieved(questions, retrieved, prompts)
+
+
+def answer_with_retrieval(model, tokenizer, dataset: EvalDataset, asked: Retrieved, sink_path: Path,
+                          batch_size: int, max_new_tokens: int) -> list[bool]:
+    """Ask each question after its top-k passages (`with_retrieval`); write the answers with what was retrieved;
+    return right/wrong."""
+    questions, retrieved, prompts = asked
     flags, lines = [False] * len(prompts), [None] * len(prompts)
     for ids, answers, _ in generate_batches(model, tokenizer, prompts, batch_size, max_new_tokens):
         for i, answer in zip(ids, answers):

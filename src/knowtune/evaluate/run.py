@@ -22,7 +22,8 @@ from knowtune.errors import UserError
 from knowtune.evaluate import answer_cache
 from knowtune.evaluate.config import EvalConfig, split_metric
 from knowtune.evaluate.eval_data import DEFAULT_SUITE, EvalDataset, fingerprint, load_eval_dataset, suite_path
-from knowtune.evaluate.evidence import answer_with_retrieval, flags_from_predictions, load_passages, question_set
+from knowtune.evaluate.evidence import (answer_with_retrieval, flags_from_predictions, load_passages, question_set,
+                                        with_retrieval)
 from knowtune.evaluate.report import compare, render_report, write_results, write_tensorboard
 from knowtune.evaluate.scoring import evaluate_dataset, score_predictions_file
 from knowtune.evaluate.stats import wilson_interval
@@ -137,12 +138,9 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
         torch.manual_seed(cfg.seed)
         with _timed(seconds, d.name):
             batch_size, shrink = _batch_size(cfg, d.metric)
-            settings = {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
-                        **({"ends_when_answered": True} if d.ends_when_answered else {}),
-                        "batch_size": batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
-                        "torch": torch.__version__, "trust_remote_code": cfg.trust_remote_code}
+            settings = _settings(cfg, batch_size) | ({"ends_when_answered": True} if d.ends_when_answered else {})
             entry = answer_cache.key(model_sha256, d, settings) if cached else None
-            metrics = answer_cache.load(cache_root, entry, folder / f"{d.name}.jsonl")
+            metrics = answer_cache.load(cache_root, entry, folder / f"{d.name}.jsonl", d)
             if metrics is None:
                 # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
                 partial = folder / f".{d.name}.jsonl.partial"
@@ -166,9 +164,18 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
         if d.metric == "qa" and d.path not in _suite_paths():
             batch_size, _ = _batch_size(cfg, "qa")
             with _timed(seconds, f"{d.name} with retrieval"):
-                extras["retrieval"][d.name] = flags = answer_with_retrieval(
-                    loaded(), tokenizer, d, retrieval, cfg.retrieval_top_k, folder / f"{d.name}.retrieval.jsonl",
-                    batch_size, cfg.max_new_tokens)
+                asked, path = with_retrieval(d, retrieval, cfg.retrieval_top_k), folder / f"{d.name}.retrieval.jsonl"
+                entry = answer_cache.key(model_sha256, d, _settings(cfg, batch_size) | {"retrieval": asked.prompts}
+                                         ) if cached else None
+                kept = answer_cache.load(cache_root, entry, path, d)
+                if kept is None:
+                    flags = answer_with_retrieval(loaded(), tokenizer, d, asked, path, batch_size, cfg.max_new_tokens)
+                    answer_cache.store(cache_root, entry, {"flags": flags}, path)
+                else:
+                    flags = kept["flags"]
+                    print(f"[{target.label}] {d.name} with retrieval: the answers of an earlier evaluation "
+                          f"({cache_root / entry})", flush=True)
+            extras["retrieval"][d.name] = flags
             print(f"[{target.label}] {d.name} with retrieval: {sum(flags)}/{len(flags)} answered", flush=True)
     if lm_tasks is not None:
         from knowtune.evaluate.lm_eval_tasks import evaluate_model
@@ -178,6 +185,15 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
         print(f"[{target.label}] lm-eval: {extras['lm_eval']}", flush=True)
     extras["seconds"] = {name: round(value, 2) for name, value in seconds.items()}
     return found, extras
+
+
+def _settings(cfg: EvalConfig, batch_size: int) -> dict:
+    """What shapes a model's answers besides the model and the prompts (answer_cache)."""
+    import torch
+
+    return {"max_new_tokens": cfg.max_new_tokens, "max_length": cfg.max_length, "stride": cfg.stride,
+            "batch_size": batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
+            "torch": torch.__version__, "trust_remote_code": cfg.trust_remote_code}
 
 
 def _suite_paths() -> set[str]:

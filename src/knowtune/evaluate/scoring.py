@@ -8,6 +8,7 @@ file can be scored again with `knowtune eval --predictions`.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TextIO
 
 from knowtune.data import load_records
@@ -158,6 +159,23 @@ def generation_metrics_together(
             _score(scorers[d], item.gold, answer, item.where, unparsable)
     return [{k: float(v) for k, v in scorer.result().items() if isinstance(v, (int, float)) and k != "n"}
             for scorer in scorers]
+
+
+def metrics_from_answers(dataset: EvalDataset, predictions: str | Path) -> dict[str, float] | None:
+    """`generation_metrics` of `dataset` from answers already written (a predictions file of `knowtune eval`),
+    each item found by its question and accepted answers; None if the file lacks any of them."""
+    answers = {}
+    for line in Path(predictions).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if isinstance(row.get("question"), str) and isinstance(row.get("prediction"), str):
+            answers[(row["question"], json.dumps(row.get("answers")))] = row["prediction"]
+    found = [answers.get((item.shown.get("question"), json.dumps(item.gold))) for item in dataset.items]
+    if dataset.metric != "qa" or not found or None in found:
+        return None
+    scorer = _scorer("qa")
+    for item, answer in zip(dataset.items, found):
+        _score(scorer, item.gold, answer, item.where, [])
+    return {k: float(v) for k, v in scorer.result().items() if k != "n"}
 
 
 def score_predictions_file(path: str, metric: str = "auto") -> tuple[dict, int, list[str]]:

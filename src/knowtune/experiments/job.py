@@ -165,6 +165,16 @@ def _base_suite(cfg: RunConfig, train_cfg: TrainConfig, run_dir: Path) -> tuple[
     return share, path
 
 
+def _asked_alike(train_cfg: TrainConfig) -> bool:
+    """Whether selection asks the suite's questions as `_base_suite` asked them (the same prompts, the same answer
+    length), so that the base model's answers there are its answers at selection's baseline."""
+    from knowtune.evaluate.config import EvalConfig
+
+    defaults = EvalConfig.model_fields
+    return (train_cfg.data.system_prompt == defaults["system_prompt"].default
+            and train_cfg.training.eval_max_new_tokens == defaults["max_new_tokens"].default)
+
+
 def check(cfg: RunConfig) -> None:
     """Every section validated before anything runs, so a typo fails in a second, not after generation."""
     if cfg.generate is not None:
@@ -251,6 +261,8 @@ def run(cfg: RunConfig, command: list[str] | None = None) -> dict:
         drop = cfg.thresholds.retention_drop
         if missed:
             selection = {"tolerance": drop, "missed": str(missed), "base_share": share}
+            if _asked_alike(train_cfg):
+                selection["base_answers"] = str(run_dir / "base_suite" / "predictions" / "general_knowledge.jsonl")
             asked = len(missed.read_text(encoding="utf-8").splitlines())
             print(f"Selection: a checkpoint's share of the retention suite, estimated from 36 questions the base model "
                   f"answers and {asked} it does not ({share:.0%} of the suite answered), may fall {drop:.1%}, as the "

@@ -83,6 +83,11 @@ class SelectionSettings(Strict):
         "gained count against questions lost as the verdict counts them.",
     )
     base_share: float | None = Field(None, gt=0, lt=1, description="With missed: the share of the suite the base model answers.")
+    base_answers: str | None = Field(
+        None, description="The base model's answers to the whole suite (a predictions file of `knowtune eval`; "
+        "`knowtune run` writes it): the baseline evaluation before training reads its answers to the suite questions "
+        "selection asks instead of asking them again. A question it lacks is asked.",
+    )
 
     @model_validator(mode="after")
     def _missed_with_share(self):

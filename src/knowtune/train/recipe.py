@@ -161,7 +161,7 @@ def run_one(cfg: TrainConfig, command: list[str] | None = None) -> TrainResult:
 
         # Work.
         if cfg.selection.retention:
-            trainer.baseline = _selection_baseline(trainer, run_dir, resume_from, say)
+            trainer.baseline = _selection_baseline(trainer, run_dir, resume_from, say, cfg.selection.base_answers)
         with preemption.installed():
             result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         if preemption.requested and trainer.state.global_step < trainer.state.max_steps:
@@ -214,7 +214,7 @@ def _say(message: str) -> None:
     log.info(message)
 
 
-def _selection_baseline(trainer, run_dir: Path, resume_from: Path | None, say) -> dict:
+def _selection_baseline(trainer, run_dir: Path, resume_from: Path | None, say, base_answers: str | None = None) -> dict:
     """The base model's held-out accuracy and retention: measured before training, kept for a resume."""
     path = run_dir / "selection_baseline.json"
     if resume_from and path.is_file():
@@ -222,10 +222,31 @@ def _selection_baseline(trainer, run_dir: Path, resume_from: Path | None, say) -
         if trainer.selection_share is None or SUITE in kept:  # a run begun before selection estimated the suite: again
             return kept
     say("Evaluating the base model first (held-out questions and retention): the baseline for selection")
-    baseline = trainer.evaluate()
+    trainer.known_scores = _base_answers(trainer, base_answers)
+    try:
+        baseline = trainer.evaluate()
+    finally:
+        trainer.known_scores = {}
     if trainer.args.process_index == 0:
         write_json(path, baseline)
     return baseline
+
+
+def _base_answers(trainer, path: str | None) -> dict[str, dict]:
+    """The scores of the retention sets selection asks, from the base model's answers to the whole suite
+    (`selection.base_answers`), per set's name: the baseline evaluation asks only the others (the held-out
+    questions). A set the file does not hold every question of is asked."""
+    if path is None:
+        return {}
+    from knowtune.evaluate.scoring import metrics_from_answers
+    from knowtune.train.trainer import MISSED, RETENTION
+
+    found = {}
+    for dataset in trainer.generation_evals:
+        scores = metrics_from_answers(dataset, path) if dataset.name in (RETENTION, MISSED) else None
+        if scores is not None:
+            found[dataset.name] = scores
+    return found
 
 
 def _heldout_from_selection(selection: dict) -> dict:

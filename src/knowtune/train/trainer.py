@@ -106,6 +106,7 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         self.selection_tolerance = selection_tolerance  # None: no checkpoint selection on retention
         self.selection_share = selection_share  # the base model's share of the suite, with selection.missed
         self.baseline: dict | None = None  # the base model's evaluation, before training (train() resets the log)
+        self.known_scores: dict[str, dict] = {}  # per generation eval's name: its scores, read instead of asked
 
     def _answering_model(self):
         """The model that answers the evaluation's questions: on a CPU, a LoRA model's merged copy (0.3 s for the default
@@ -162,9 +163,11 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         if self.model.device.type == "cpu":
             rows = max(rows, GENERATION_BATCH)
         # All sets in one decoding pass, fewer and fuller batches (docs/evaluation.md, Generation).
-        every = generation_metrics_together(self._answering_model(), self.processing_class, self.generation_evals,
-                                            batch_size=rows, max_new_tokens=self.eval_max_new_tokens)
-        for dataset, scores in zip(self.generation_evals, every):
+        asked = [d for d in self.generation_evals if d.name not in self.known_scores]
+        every = generation_metrics_together(self._answering_model(), self.processing_class, asked, batch_size=rows,
+                                            max_new_tokens=self.eval_max_new_tokens) if asked else []
+        for dataset, scores in [*zip(asked, every), *((d, self.known_scores[d.name]) for d in self.generation_evals
+                                                      if d.name in self.known_scores)]:
             output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
         if self.selection_tolerance is not None and metric_key_prefix == "eval":
             key = f"eval_{RETENTION}_contains"
