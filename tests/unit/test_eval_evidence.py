@@ -108,3 +108,43 @@ def test_eval_with_retrieval_asks_four_ways_and_records_intervals(tiny_run, tmp_
 def test_retrieval_needs_compare_base(tiny_run, tmp_path, fails_with):
     fails_with(["eval", "--model_path", str(tiny_run), "--datasets", "x.jsonl", "--retrieval", "docs"],
                "retrieval", "compare_base")
+
+
+def test_base_answers_with_and_without_retrieval_are_kept_for_a_copy_of_the_questions_elsewhere(
+        tiny_run, tmp_path, capsys, monkeypatch):
+    import knowtune.evaluate.run as evaluate_run
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bridge.md").write_text(CORPUS[0].text + " " + CORPUS[1].text + "\n\n" + CORPUS[2].text + "\n")
+    questions = "".join(json.dumps(r) + "\n" for r in [
+        {"question": "When did the Zorblat bridge open?", "answer": "1873"},
+        {"question": "How many people work at the Quill bakery?", "answer": "417"}])
+    outputs = {}
+    for run in ("first", "second"):  # as `knowtune run` copies its test questions into each run directory
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "test.jsonl").write_text(questions)
+        outputs[run] = tmp_path / run / "eval"
+        assert main(["eval", "--model_path", str(tiny_run), "--datasets", str(tmp_path / run / "test.jsonl"),
+                     "--compare-base", "--retrieval", str(docs), "--retrieval_top_k", "1", "--retrieval_chunk_tokens",
+                     "24", "--max_new_tokens", "3", "--output_dir", str(outputs[run])]) == 0
+        if run == "first":
+            capsys.readouterr()
+
+            def counted(*args, real=evaluate_run.answer_with_retrieval):
+                asked.append(args[0])
+                return real(*args)
+
+            asked = []
+            monkeypatch.setattr(evaluate_run, "answer_with_retrieval", counted)
+    assert len(asked) == 1  # the tuned model; the base model's answers with retrieval were kept
+    shown = capsys.readouterr().out
+    assert "[base] test: the answers of an earlier evaluation" in shown
+    assert "[base] test with retrieval: the answers of an earlier evaluation" in shown
+    for name in ("test.jsonl", "test.retrieval.jsonl"):
+        first, second = ([json.loads(line) for line in (outputs[run] / "predictions" / "base" / name).read_text().splitlines()]
+                         for run in ("first", "second"))
+        assert [r["prediction"] for r in first] == [r["prediction"] for r in second]
+        assert {r["where"].split(":")[0] for r in second} == {str(tmp_path / "second" / "test.jsonl")}
+    results = [json.loads((outputs[run] / "results.json").read_text())["question_sets"]["test"] for run in outputs]
+    assert results[0]["base_retrieval"] == results[1]["base_retrieval"]

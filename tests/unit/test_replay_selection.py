@@ -377,3 +377,64 @@ def test_a_resumed_run_measures_the_baseline_again_when_it_lacks_the_suite_estim
     trainer.selection_share = None  # no estimate wanted: an older baseline is kept as it is
     (tmp_path / "selection_baseline.json").write_text(json.dumps({"eval_retention_contains": 1.0}))
     assert _selection_baseline(trainer, tmp_path, tmp_path / "checkpoint-4", lambda *a: None) == {"eval_retention_contains": 1.0}
+
+
+def _base_answers_file(path: Path, missed: list[dict], wrong: set[int]) -> Path:
+    """A base model's predictions file as `knowtune eval` writes it: the suite's first 36 questions (those in
+    `wrong` answered wrongly) and the `missed` questions, all answered wrongly."""
+    rows = [{"index": i, "question": q["question"], "answers": q["answers"],
+             "prediction": "I am not sure." if i in wrong else f"It is {q['answers'][0]}."}
+            for i, q in enumerate(_suite()[:36])]
+    rows += [{"index": 100 + i, "question": q["question"], "answers": q["answers"], "prediction": "I am not sure."}
+             for i, q in enumerate(missed)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reversed(rows)), encoding="utf-8")
+    return path
+
+
+def test_selection_baseline_reads_the_base_models_suite_answers_and_asks_only_the_rest(tiny_llama, qa_file, tmp_path,
+                                                                                       monkeypatch):
+    from knowtune.train.trainer import SUITE, suite_estimate
+
+    missed = _suite()[-2:]
+    missed_file = tmp_path / "missed.jsonl"
+    missed_file.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in missed), encoding="utf-8")
+    answers = _base_answers_file(tmp_path / "base.jsonl", missed, wrong={3, 7})
+    asked = []
+
+    def scripted(model, tokenizer, datasets, **kwargs):
+        asked.append([d.name for d in datasets])
+        return [{"exact_match": 0.0, "f1": 0.0, "contains": 1.0} for _ in datasets]
+
+    monkeypatch.setattr("knowtune.evaluate.scoring.generation_metrics_together", scripted)
+    from knowtune.train.run import run
+
+    result = run(make_cfg(tiny_llama, qa_file, tmp_path, f"heldout={qa_file}", "selection.retention=true",
+                          f"selection.missed={missed_file}", "selection.base_share=0.5", f"selection.base_answers={answers}",
+                          "training.num_train_epochs=2", "training.per_device_train_batch_size=8"))
+    # The baseline asks the held-out questions only; every evaluation after it asks all three sets.
+    assert asked == [["heldout"], ["heldout", "retention", "retention_missed"], ["heldout", "retention", "retention_missed"]]
+    baseline = json.loads((result.run_dir / "selection_baseline.json").read_text())
+    assert baseline["eval_retention_contains"] == pytest.approx(34 / 36)
+    assert baseline["eval_retention_missed_contains"] == 0.0
+    assert baseline[SUITE] == pytest.approx(suite_estimate(baseline, 0.5))
+    assert result.metrics["selection"]["curve"][0]["retention"] == pytest.approx(0.5 * 34 / 36)
+
+
+def test_base_answers_lacking_a_question_leave_its_set_to_be_asked(tmp_path):
+    from knowtune.evaluate.eval_data import load_eval_dataset
+    from knowtune.evaluate.scoring import metrics_from_answers
+
+    missed = _suite()[-2:]
+    answers = _base_answers_file(tmp_path / "base.jsonl", missed[:1], wrong=set())
+    first = load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", max_samples=36)
+    assert metrics_from_answers(first, answers) == {"exact_match": pytest.approx(0.0), "f1": pytest.approx(
+        sum(_f1(q) for q in _suite()[:36]) / 36), "contains": 1.0}
+    both = tmp_path / "missed.jsonl"
+    both.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in missed), encoding="utf-8")
+    assert metrics_from_answers(load_eval_dataset(str(both), "qa"), answers) is None  # the second is not in it
+
+
+def _f1(question: dict) -> float:
+    from knowtune.evaluate.qa_metrics import f1
+
+    return f1(f"It is {question['answers'][0]}.", question["answers"])

@@ -118,3 +118,18 @@ def test_run_job_checks_the_test_questions_before_generating(tmp_path, fails_wit
     fails_with(["run", f"--data_path={docs}", f"heldout={questions}", f"--base_output_dir={tmp_path / 'runs'}"],
                f"{questions}:2:", "answer")
     assert not (tmp_path / "runs").exists()
+
+
+def test_selection_reads_the_base_suite_answers_only_where_it_asks_as_the_suite_was_asked(tmp_path):
+    from knowtune.experiments.job import RunConfig, _asked_alike
+
+    train = tmp_path / "t.jsonl"
+    write_jsonl(train, [{"question": "q", "answer": "a"}])
+
+    def train_cfg(*train_keys):
+        cfg = RunConfig.model_validate({"train_data": [str(train)], "train": dict(train_keys)})
+        return cfg.train_config([str(train)], str(train))
+
+    assert _asked_alike(train_cfg())
+    assert not _asked_alike(train_cfg(("data", {"system_prompt": "Answer briefly."})))
+    assert not _asked_alike(train_cfg(("training", {"eval_max_new_tokens": 32})))
