@@ -438,3 +438,17 @@ def _f1(question: dict) -> float:
     from knowtune.evaluate.qa_metrics import f1
 
     return f1(f"It is {question['answers'][0]}.", question["answers"])
+
+
+def test_a_bad_base_answers_file_names_its_line(tmp_path):
+    from knowtune.errors import UserError
+    from knowtune.evaluate.eval_data import load_eval_dataset
+    from knowtune.evaluate.scoring import metrics_from_answers
+
+    first = load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", max_samples=36)
+    with pytest.raises(UserError, match="no such file"):
+        metrics_from_answers(first, tmp_path / "absent.jsonl")
+    bad = tmp_path / "base.jsonl"
+    bad.write_text('{"question": "q", "prediction": "p"}\n{"question": \n')
+    with pytest.raises(UserError, match=r"base\.jsonl:2: not a JSON line"):
+        metrics_from_answers(first, bad)

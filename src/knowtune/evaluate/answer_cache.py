@@ -4,8 +4,9 @@ A base model answers the same questions the same way every time it is asked gree
 said about a dataset (its predictions file and metrics) is kept under a key of everything that
 shapes the answers: the model's files, the dataset's file and the items read from it, decoding
 settings, batch size (left padding changes float sums), the device (which sets the dtype), and
-the torch and knowtune versions; for answers with retrieval, the prompts with their passages. `knowtune run` asks the base model the whole retention suite on every run; from the
-second run on (or the second trial of a sweep) those answers are read here instead.
+the torch and knowtune versions; for answers with retrieval, also the prompts with their passages.
+`knowtune run` asks the base model the whole retention suite on every run; from the second run on
+(or the second trial of a sweep) those answers are read here instead.
 A changed byte in any of them is another key. `--fresh_answers` (eval) ignores the cache.
 
 Entries live in $KNOWTUNE_ANSWER_CACHE, else `answers/` under the knowtune cache; each is

@@ -165,9 +165,14 @@ def metrics_from_answers(dataset: EvalDataset, predictions: str | Path) -> dict[
     """`generation_metrics` of `dataset` from answers already written (a predictions file of `knowtune eval`),
     each item found by its question and accepted answers; None if the file lacks any of them."""
     answers = {}
-    for line in Path(predictions).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if isinstance(row.get("question"), str) and isinstance(row.get("prediction"), str):
+    if not Path(predictions).is_file():
+        raise UserError(f"{predictions}: no such file (a predictions file of `knowtune eval` was expected)")
+    for number, line in enumerate(Path(predictions).read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{predictions}:{number}: not a JSON line ({e.msg})") from None
+        if isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("prediction"), str):
             answers[(row["question"], json.dumps(row.get("answers")))] = row["prediction"]
     found = [answers.get((item.shown.get("question"), json.dumps(item.gold))) for item in dataset.items]
     if dataset.metric != "qa" or not found or None in found:
