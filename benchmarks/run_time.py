@@ -62,8 +62,11 @@ def main() -> None:
     subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), args.before], cwd=ROOT, check=True)
     try:
         now_src, before_src = ROOT / "src", tree / "src"
-        now = lambda name: knowtune(now_src, ["run", args.config, f"experiment_name={name}", "--overwrite"],  # noqa: E731
-                                    work / f"{name}.log")
+
+        def now(name: str) -> float:
+            return knowtune(now_src, ["run", args.config, f"experiment_name={name}", "--overwrite"],
+                            work / f"{name}.log")
+
         wall = {"now": [], "before": []}
         print(f"now: {args.config} with this checkout; warming the caches", flush=True)
         first = now("rt_now_warm")
@@ -75,8 +78,11 @@ def main() -> None:
                                                 for r in dev))
         config = work / "before.yaml"
         config.write_text(f"train_data: [{work / 'train.jsonl'}]\nheldout: [{work / 'dev.jsonl'}]\n")
-        before = lambda name: knowtune(before_src, ["run", str(config), f"experiment_name={name}", "--overwrite"],  # noqa: E731
-                                       work / f"{name}.log")
+
+        def before(name: str) -> float:
+            return knowtune(before_src, ["run", str(config), f"experiment_name={name}", "--overwrite"],
+                            work / f"{name}.log")
+
         print(f"before: {args.before} on the same {sum(1 for _ in open(work / 'train.jsonl'))} training pairs and "
               f"{len(dev)} dev questions; warming", flush=True)
         seconds = before("rt_before_warm")

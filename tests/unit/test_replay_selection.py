@@ -427,11 +427,12 @@ def test_base_answers_lacking_a_question_leave_its_set_to_be_asked(tmp_path):
     missed = _suite()[-2:]
     answers = _base_answers_file(tmp_path / "base.jsonl", missed[:1], wrong=set())
     first = load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", max_samples=36)
-    assert metrics_from_answers(first, answers) == {"exact_match": pytest.approx(0.0), "f1": pytest.approx(
-        sum(_f1(q) for q in _suite()[:36]) / 36), "contains": 1.0}
+    assert metrics_from_answers([first], answers) == [{"exact_match": pytest.approx(0.0), "f1": pytest.approx(
+        sum(_f1(q) for q in _suite()[:36]) / 36), "contains": 1.0}]
     both = tmp_path / "missed.jsonl"
     both.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in missed), encoding="utf-8")
-    assert metrics_from_answers(load_eval_dataset(str(both), "qa"), answers) is None  # the second is not in it
+    # the second missed question is not in the file
+    assert metrics_from_answers([first, load_eval_dataset(str(both), "qa")], answers)[1] is None
 
 
 def _f1(question: dict) -> float:
@@ -447,8 +448,8 @@ def test_a_bad_base_answers_file_names_its_line(tmp_path):
 
     first = load_eval_dataset(suite_path("general_knowledge.jsonl"), "qa", max_samples=36)
     with pytest.raises(UserError, match="no such file"):
-        metrics_from_answers(first, tmp_path / "absent.jsonl")
+        metrics_from_answers([first], tmp_path / "absent.jsonl")
     bad = tmp_path / "base.jsonl"
     bad.write_text('{"question": "q", "prediction": "p"}\n{"question": \n')
     with pytest.raises(UserError, match=r"base\.jsonl:2: not a JSON line"):
-        metrics_from_answers(first, bad)
+        metrics_from_answers([first], bad)

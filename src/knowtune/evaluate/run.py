@@ -140,7 +140,7 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
             batch_size, shrink = _batch_size(cfg, d.metric)
             settings = _settings(cfg, batch_size) | ({"ends_when_answered": True} if d.ends_when_answered else {})
             entry = answer_cache.key(model_sha256, d, settings) if cached else None
-            metrics = answer_cache.load(cache_root, entry, folder / f"{d.name}.jsonl", d)
+            metrics = _kept(cache_root, entry, folder / f"{d.name}.jsonl", d, f"[{target.label}] {d.name}")
             if metrics is None:
                 # Streamed to a hidden name, renamed when the dataset is done: a killed run leaves no short file.
                 partial = folder / f".{d.name}.jsonl.partial"
@@ -152,9 +152,6 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
                     )
                 os.replace(partial, folder / f"{d.name}.jsonl")
                 answer_cache.store(cache_root, entry, metrics, folder / f"{d.name}.jsonl")
-            else:
-                print(f"[{target.label}] {d.name}: the answers of an earlier evaluation of these files "
-                      f"({cache_root / entry}; --fresh_answers asks again)", flush=True)
         found[d.name] = metrics
         if d.metric == "qa":
             metrics["contains_ci"] = list(wilson_interval(round(metrics["contains"] * metrics["n"]), metrics["n"]))
@@ -167,14 +164,12 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
                 asked, path = with_retrieval(d, retrieval, cfg.retrieval_top_k), folder / f"{d.name}.retrieval.jsonl"
                 entry = answer_cache.key(model_sha256, d, _settings(cfg, batch_size) | {"retrieval": asked.prompts}
                                          ) if cached else None
-                kept = answer_cache.load(cache_root, entry, path, d)
+                kept = _kept(cache_root, entry, path, d, f"[{target.label}] {d.name} with retrieval")
                 if kept is None:
                     flags = answer_with_retrieval(loaded(), tokenizer, d, asked, path, batch_size, cfg.max_new_tokens)
                     answer_cache.store(cache_root, entry, {"flags": flags}, path)
                 else:
                     flags = kept["flags"]
-                    print(f"[{target.label}] {d.name} with retrieval: the answers of an earlier evaluation "
-                          f"({cache_root / entry})", flush=True)
             extras["retrieval"][d.name] = flags
             print(f"[{target.label}] {d.name} with retrieval: {sum(flags)}/{len(flags)} answered", flush=True)
     if lm_tasks is not None:
@@ -185,6 +180,16 @@ def _evaluate_target(target: Target, tokenizer, datasets: list[EvalDataset], cfg
         print(f"[{target.label}] lm-eval: {extras['lm_eval']}", flush=True)
     extras["seconds"] = {name: round(value, 2) for name, value in seconds.items()}
     return found, extras
+
+
+def _kept(cache_root: Path, entry: str | None, predictions: Path, dataset: EvalDataset, shown: str) -> dict | None:
+    """What answer_cache kept under `entry` (its predictions copied to `predictions`), said on the console; None if
+    nothing."""
+    kept = answer_cache.load(cache_root, entry, predictions, dataset)
+    if kept is not None:
+        print(f"{shown}: the answers of an earlier evaluation of these files ({cache_root / entry}; --fresh_answers "
+              "asks again)", flush=True)
+    return kept
 
 
 def _settings(cfg: EvalConfig, batch_size: int) -> dict:

@@ -161,9 +161,10 @@ def generation_metrics_together(
             for scorer in scorers]
 
 
-def metrics_from_answers(dataset: EvalDataset, predictions: str | Path) -> dict[str, float] | None:
-    """`generation_metrics` of `dataset` from answers already written (a predictions file of `knowtune eval`),
-    each item found by its question and accepted answers; None if the file lacks any of them."""
+def metrics_from_answers(datasets: list[EvalDataset], predictions: str | Path) -> list[dict[str, float] | None]:
+    """`generation_metrics` of each of `datasets` from answers already written (a predictions file of `knowtune
+    eval`, read once), each item found by its question and accepted answers; None for a set the file lacks any
+    question of."""
     answers = {}
     if not Path(predictions).is_file():
         raise UserError(f"{predictions}: no such file (a predictions file of `knowtune eval` was expected)")
@@ -174,13 +175,17 @@ def metrics_from_answers(dataset: EvalDataset, predictions: str | Path) -> dict[
             raise UserError(f"{predictions}:{number}: not a JSON line ({e.msg})") from None
         if isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("prediction"), str):
             answers[(row["question"], json.dumps(row.get("answers")))] = row["prediction"]
-    found = [answers.get((item.shown.get("question"), json.dumps(item.gold))) for item in dataset.items]
-    if dataset.metric != "qa" or not found or None in found:
-        return None
-    scorer = _scorer("qa")
-    for item, answer in zip(dataset.items, found):
-        _score(scorer, item.gold, answer, item.where, [])
-    return {k: float(v) for k, v in scorer.result().items() if k != "n"}
+    found = []
+    for dataset in datasets:
+        said = [answers.get((item.shown.get("question"), json.dumps(item.gold))) for item in dataset.items]
+        if dataset.metric != "qa" or not said or None in said:
+            found.append(None)
+            continue
+        scorer = _scorer("qa")
+        for item, answer in zip(dataset.items, said):
+            _score(scorer, item.gold, answer, item.where, [])
+        found.append({k: float(v) for k, v in scorer.result().items() if k != "n"})
+    return found
 
 
 def score_predictions_file(path: str, metric: str = "auto") -> tuple[dict, int, list[str]]:

@@ -241,12 +241,8 @@ def _base_answers(trainer, path: str | None) -> dict[str, dict]:
     from knowtune.evaluate.scoring import metrics_from_answers
     from knowtune.train.trainer import MISSED, RETENTION
 
-    found = {}
-    for dataset in trainer.generation_evals:
-        scores = metrics_from_answers(dataset, path) if dataset.name in (RETENTION, MISSED) else None
-        if scores is not None:
-            found[dataset.name] = scores
-    return found
+    suite = [d for d in trainer.generation_evals if d.name in (RETENTION, MISSED)]
+    return {d.name: scores for d, scores in zip(suite, metrics_from_answers(suite, path)) if scores is not None}
 
 
 def _heldout_from_selection(selection: dict) -> dict:

@@ -166,9 +166,9 @@ class GenerationEvalTrainer(SFTTrainerInternals, SFTTrainer):
         asked = [d for d in self.generation_evals if d.name not in self.known_scores]
         every = generation_metrics_together(self._answering_model(), self.processing_class, asked, batch_size=rows,
                                             max_new_tokens=self.eval_max_new_tokens) if asked else []
-        for dataset, scores in [*zip(asked, every), *((d, self.known_scores[d.name]) for d in self.generation_evals
-                                                      if d.name in self.known_scores)]:
-            output.metrics.update({f"{metric_key_prefix}_{dataset.name}_{k}": v for k, v in scores.items()})
+        scores = dict(zip((d.name for d in asked), every)) | self.known_scores
+        for name in (d.name for d in self.generation_evals):
+            output.metrics.update({f"{metric_key_prefix}_{name}_{k}": v for k, v in scores[name].items()})
         if self.selection_tolerance is not None and metric_key_prefix == "eval":
             key = f"eval_{RETENTION}_contains"
             if self.selection_share is not None:
