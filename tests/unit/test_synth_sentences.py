@@ -772,3 +772,30 @@ def test_a_place_participle_opens_the_first_sentence_and_opened_is_an_aside():
                      "in the north. Opened in 1938 by the merchant Tom Orrin, it sits beneath a roof of Baltic pine.")
     assert facts[1:] == ["The Elsby Ice Rink sits beneath a roof of Baltic pine.",
                          "The Elsby Ice Rink was opened in 1938 by the merchant Tom Orrin."]
+
+
+def test_a_heading_label_before_a_colon_gives_way_to_the_name_the_text_uses():
+    text = ("Meet the potter: Ada Quell\n\nWhen Ada Quell opened her studio in Elsby in 2011, she had one kiln. "
+            "Quell, 52, taught chemistry for twenty years. Her best-selling bowl takes two days to glaze.")
+    facts = facts_of(text)
+    assert not any(f.startswith("Meet the potter") for f in facts)
+    assert facts[1:] == ["Ada Quell, 52, taught chemistry for twenty years.",  # an age after the name: a person
+                         "Ada Quell's best-selling bowl takes two days to glaze."]
+    # a heading whose first part the text names keeps it
+    assert facts_of("Elsby, a harbour town\n\nElsby lies on the coast. Its harbour has 40 moorings.")[-1] == \
+        "Elsby's harbour has 40 moorings."
+
+
+def test_he_after_a_person_named_with_who_is_that_person_not_the_topic():
+    facts = facts_of("Elsby Mill Cottage was built in 1802. For forty years the cottage was home to Tom Orrin, who ran "
+                     "the mill until 1890. He sold flour to the bakers of Marrow. After his death, his son Ned took over.")
+    assert facts[2:] == ["Tom Orrin sold flour to the bakers of Marrow.",
+                         "Tom Orrin's son Ned took over after his death."]
+
+
+def test_a_one_word_subject_of_the_first_sentence_gives_way_to_the_name_the_file_names():
+    text = ("Electric ferries will start crossing to Marrow next spring, after the Elsby Harbour Ferry Company won a "
+            "grant of £80,000. Its new route will take twenty minutes.")
+    facts = [s.text for s in document_sentences(text, "en", "harbour-ferry-news.txt")]
+    assert facts[-1] == "The Elsby Harbour Ferry Company's new route will take twenty minutes."
+    assert facts_of(text)[-1] == "Electric's new route will take twenty minutes."  # no file name to go by: as before
