@@ -799,3 +799,13 @@ def test_a_one_word_subject_of_the_first_sentence_gives_way_to_the_name_the_file
     facts = [s.text for s in document_sentences(text, "en", "harbour-ferry-news.txt")]
     assert facts[-1] == "The Elsby Harbour Ferry Company's new route will take twenty minutes."
     assert facts_of(text)[-1] == "Electric's new route will take twenty minutes."  # no file name to go by: as before
+
+
+def test_a_headline_is_no_topic_and_the_first_sentence_says_what_the_text_is_about():
+    text = ("Bridge reopens at Elsby after repairs\n\nThe Elsby Bridge Trust reopened the old toll bridge on Monday. "
+            "The board chose granite from Marrow for the deck. Open days will run on the first Sunday of each month.")
+    assert facts_of(text)[1:] == ["The Elsby Bridge Trust's board chose granite from Marrow for the deck.",
+                                  "The Elsby Bridge Trust: Open days will run on the first Sunday of each month."]
+    # a heading of a kind of thing that the text names again stays the topic
+    assert facts_of("Copper-backed marsh beetle\n\nThe copper-backed marsh beetle lives in reed beds. It is 9 mm "
+                    "long.")[-1] == "The copper-backed marsh beetle is 9 mm long."

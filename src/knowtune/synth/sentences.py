@@ -724,6 +724,12 @@ class _Context:
             # "Meet the baker: Teodora Vashti", "Obituary - Edith Calloway": the part the text names again, else the first
             named = [part for part in parts if len(re.findall(re.escape(part), self.source, re.IGNORECASE)) >= 2]
             self.topic = (named or parts or [None])[0]
+            lower = [w for w in re.findall(r"(?<![\w'’-])[a-z][a-z'’]+", self.topic or "") if w not in _EN_FUNCTION]
+            if len(lower) >= 2 and not named:
+                # a headline ("Honey shed opens at Yarrowby") names nothing the text names again: the first sentence says
+                # what the document is about
+                self.topic = None
+                return
             hinted, score = self._hinted_scored()
             if self.topic and score >= 2 and score > self._hint_score(re.findall(r"[a-z]+", self.topic.lower())):
                 # the heading "Marrowby Open-Air Baths" of marrowby_lido_heritage_plaque.txt, whose text says "the Marrowby
