@@ -802,7 +802,7 @@ def test_a_one_word_subject_of_the_first_sentence_gives_way_to_the_name_the_file
 
 
 def test_a_headline_is_no_topic_and_the_first_sentence_says_what_the_text_is_about():
-    text = ("Bridge reopens at Elsby after repairs\n\nThe Elsby Bridge Trust reopened the old toll bridge on Monday. "
+    text = ("Bridge reopens at Elsby after repairs\n\nBy Tom Orrin\n\nThe Elsby Bridge Trust reopened the old toll bridge on Monday. "
             "The board chose granite from Marrow for the deck. Open days will run on the first Sunday of each month.")
     assert facts_of(text)[1:] == ["The Elsby Bridge Trust's board chose granite from Marrow for the deck.",
                                   "The Elsby Bridge Trust: Open days will run on the first Sunday of each month."]

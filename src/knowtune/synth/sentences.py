@@ -275,6 +275,7 @@ class _Context:
         self.text = ""  # the whole document, lowercased: which of the topic's nouns it uses ("the observatory")
         self.source = ""  # the whole document as written
         self.we: str | None = None  # the firm an "about us" page's "we" and "our" are
+        self.headline = False  # the first heading was a headline: a later one ("By Ada Quell") names no topic either
 
     def standalone(self, sentence: str) -> str:
         return self._zh(sentence) if self.lang == "zh" else self._en(sentence)
@@ -717,7 +718,7 @@ class _Context:
 
     def title(self, heading: str) -> None:
         """A heading names the topic: "Vellmoor, a harbour town" -> "Vellmoor"."""
-        if self.topic is None:
+        if self.topic is None and not self.headline:
             if heading.isupper() and len(heading.split()) >= 2:  # "MARROWBY OPEN-AIR BATHS"
                 heading = re.sub(r"[A-Za-z]+", lambda m: m.group().capitalize(), heading.lower())
             parts = [part.strip() for part in re.split(r"[,:;—–(（，：]| - ", heading) if part.strip()]
@@ -728,7 +729,7 @@ class _Context:
             if len(lower) >= 2 and not named:
                 # a headline ("Honey shed opens at Yarrowby") names nothing the text names again: the first sentence says
                 # what the document is about
-                self.topic = None
+                self.topic, self.headline = None, True
                 return
             hinted, score = self._hinted_scored()
             if self.topic and score >= 2 and score > self._hint_score(re.findall(r"[a-z]+", self.topic.lower())):
