@@ -809,3 +809,11 @@ def test_a_headline_is_no_topic_and_the_first_sentence_says_what_the_text_is_abo
     # a heading of a kind of thing that the text names again stays the topic
     assert facts_of("Copper-backed marsh beetle\n\nThe copper-backed marsh beetle lives in reed beds. It is 9 mm "
                     "long.")[-1] == "The copper-backed marsh beetle is 9 mm long."
+
+
+def test_a_museum_labels_heading_names_its_object_and_a_person_with_an_apposition_before_who():
+    text = ("Tinker's handcart\n\nThis two-wheeled handcart belonged to Ned Orrin, a travelling tinker who pushed it "
+            "through the villages of Elsby for thirty years. He stopped working in 1931. It weighs 40 kilograms.")
+    facts = facts_of(text)
+    assert facts[1:] == ["Ned Orrin stopped working in 1931.", "Tinker's handcart weighs 40 kilograms."]
+    assert not facts[0].startswith("Tinker's handcart's this")  # "This" is no plural noun of the topic's

@@ -464,7 +464,7 @@ class _Context:
                     # "Adults measure about nine millimetres" of a kind of thing (a beetle) are its; "Sailors trust the
                     # barometer" of a named maker are not the maker's.
                     self.topic.split()[-1].islower() and not self.topic_is_person
-                    and re.match(r"^(?=[A-Z][a-z]+s\s+(?!(?:and|or|of|from|in|at|on|with|who|that)\b)[a-z])", text))
+                    and re.match(r"^(?!This\b)(?=[A-Z][a-z]+s\s+(?!(?:and|or|of|from|in|at|on|with|who|that)\b)[a-z])", text))
                 if owned:
                     text = f"{_possessive(self.topic)} {text[owned.end():owned.end() + 1].lower()}{text[owned.end() + 1:]}"
                 elif m := re.search(r",\s+(it|its)\s+(?=[a-z])", text):
@@ -546,8 +546,10 @@ class _Context:
         for m in re.finditer(_ROLE_THEN_NAME, text):
             self.person = m.group(0).strip() if re.match(_TITLES, m.group(0)) else m.group(1)
             self.people.add(m.group(1))
-        # "... was home to Ezra Pennock, who kept the lock ...": "who" says the name is a person's.
-        for m in re.finditer(rf"(?<![\w'’])({_PERSON_NAME}),?\s+who\s+(?!is\b|was\b)[a-z]", text):
+        # "... was home to Ezra Pennock, who kept the lock ...", "Piet Vandermolen, an itinerant grinder who pushed ...": "who"
+        # says the name is a person's.
+        for m in re.finditer(rf"(?<![\w'’])({_PERSON_NAME}),?\s+(?:(?:a|an|the)\s+(?:[\w-]+\s+){{0,3}}?[a-z]+,?\s+)?"
+                             rf"who\s+(?!is\b|was\b)[a-z]", text):
             if m.group(1).split()[0] not in NOT_SUBJECTS and m.group(1) not in (self.topic or ""):
                 self.person = m.group(1)
                 self.people.add(m.group(1))
@@ -726,7 +728,10 @@ class _Context:
             named = [part for part in parts if len(re.findall(re.escape(part), self.source, re.IGNORECASE)) >= 2]
             self.topic = (named or parts or [None])[0]
             lower = [w for w in re.findall(r"(?<![\w'’-])[a-z][a-z'’]+", self.topic or "") if w not in _EN_FUNCTION]
-            if len(lower) >= 2 and not named:
+            head = lower[-1] if lower and self.topic.split()[-1].islower() else None
+            thing = head and re.search(rf"\b(?:the|this|that|its|their)\s+(?:[\w-]+\s+){{0,2}}{re.escape(head)}\b", self.source,
+                                       re.IGNORECASE)  # "Knife grinder's barrow" of a label on "This two-wheeled barrow"
+            if len(lower) >= 2 and not named and not thing:
                 # a headline ("Honey shed opens at Yarrowby") names nothing the text names again: the first sentence says
                 # what the document is about
                 self.topic, self.headline = None, True
