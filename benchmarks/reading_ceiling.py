@@ -25,9 +25,10 @@ import json
 import time
 from pathlib import Path
 
-from knowtune.data.ingest import read_documents
+from knowtune.data.ingest import FILE_TYPES, read_documents
 from knowtune.evaluate.eval_data import load_eval_dataset
 from knowtune.evaluate.qa_metrics import contains
+from knowtune.evaluate.retrieval import Passage, with_context
 from knowtune.models import DEFAULT_MODEL
 from knowtune.models.generate import generate_batches
 from knowtune.models.loading import load_model, load_tokenizer
@@ -35,14 +36,14 @@ from knowtune.models.shipped import prepare_shipped_model
 
 
 def ask(model, tokenizer, docs: str, questions: str, context: str) -> tuple[int, int, float]:
-    documents, _ = read_documents([docs], ["txt", "md", "docx", "pdf"])
+    documents = [Passage(d.source, 0, d.text) for d in read_documents([docs], list(FILE_TYPES))[0]]
     dataset = load_eval_dataset(questions, metric="qa")
     prompts = []
     for item in dataset.items:
-        shown = [d.text for d in documents if context == "all" or any(a.lower() in d.text.lower() for a in item.gold)]
-        question = item.prompt[-1]["content"]
-        prompts.append(item.prompt[:-1] + [{"role": "user", "content": "\n\n".join(shown or [d.text for d in documents])
-                                            + f"\n\n{question}"}])
+        # as `knowtune eval --retrieval` shows its passages (with_context), the documents chosen instead of retrieved
+        shown = [d for d in documents if context == "all" or any(a.lower() in d.text.lower() for a in item.gold)]
+        prompts.append(item.prompt[:-1] + [{"role": "user", "content": with_context(item.prompt[-1]["content"],
+                                                                                    shown or documents)}])
     start, right = time.perf_counter(), 0
     for ids, answers, _ in generate_batches(model, tokenizer, prompts, 8, 64):
         right += sum(contains(answer, dataset.items[i].gold) for i, answer in zip(ids, answers))

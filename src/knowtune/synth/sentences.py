@@ -511,9 +511,8 @@ class _Context:
                 # "Pastificio Ferrandi, the family-run pasta maker in ..., will open ...": the name before the comma; after
                 # a scene and a sentence with no subject either, the name its file names
                 self.topic = subject or ((self._hinted() or self.scene[1]) if self.scene is not None else lead)
-                hinted, score = self._hinted_scored()
-                if subject and " " not in subject and score >= 2 and hinted and re.sub(r"^The ", "", hinted) in sentence \
-                        and not self._hint_score([subject.lower()]):
+                hinted, score = self._hinted_scored() if subject and " " not in subject else (None, 0)
+                if score >= 2 and re.sub(r"^The ", "", hinted) in sentence and not self._hint_score([subject.lower()]):
                     # "Electric minibuses will begin ... after the Dunmere Valley Community Bus Company secured ..." of
                     # valley-bus-news.txt: a one-word subject the file name does not name; the name it names is the topic
                     self.topic = hinted
